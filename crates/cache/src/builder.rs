@@ -1,0 +1,181 @@
+//! [`CacheBuilder`]: capacity, weigher, shards, clock, TTLs and hasher.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clock::{Clock, SystemClock};
+use crate::{Cache, DefaultHashBuilder, Weigher};
+
+/// A shard never gets less than this much capacity when the shard count is chosen
+/// automatically: small shards hurt the hit ratio, because each runs its own policy.
+const MIN_CAPACITY_PER_SHARD: u64 = 4096;
+
+/// Configures and builds a [`Cache`]; start from [`Cache::builder`].
+///
+/// ```
+/// use cache::{Cache, Expiry};
+/// use std::time::Duration;
+///
+/// let cache: Cache<String, Vec<u8>> = Cache::builder(64 * 1024 * 1024)
+///     .weigher(|_key: &String, value: &Vec<u8>| value.len() as u32)
+///     .default_ttl(Duration::from_secs(300))
+///     .class_ttl("batches", Duration::from_secs(3600))
+///     .build();
+/// let batches = cache.ttl_class("batches").expect("declared above");
+/// cache.insert_with("batch-17".to_string(), vec![0; 1024], Expiry::Class(batches));
+/// assert_eq!(cache.get("batch-17").map(|v| v.len()), Some(1024));
+/// ```
+pub struct CacheBuilder<K, V, S = DefaultHashBuilder> {
+    capacity: u64,
+    weigher: Option<Weigher<K, V>>,
+    shards: Option<usize>,
+    clock: Arc<dyn Clock>,
+    default_ttl: Option<Duration>,
+    classes: Vec<(String, Duration)>,
+    hash_builder: S,
+    _marker: PhantomData<fn(K, V)>,
+}
+
+impl<K, V, S> fmt::Debug for CacheBuilder<K, V, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CacheBuilder")
+            .field("capacity", &self.capacity)
+            .field("weighted", &self.weigher.is_some())
+            .field("shards", &self.shards)
+            .field("default_ttl", &self.default_ttl)
+            .field("classes", &self.classes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K, V> CacheBuilder<K, V> {
+    pub(crate) fn new(capacity: u64) -> Self {
+        CacheBuilder {
+            capacity,
+            weigher: None,
+            shards: None,
+            clock: Arc::new(SystemClock::default()),
+            default_ttl: None,
+            classes: Vec::new(),
+            hash_builder: DefaultHashBuilder::default(),
+            _marker: PhantomData,
+        }
+    }
+}
+
+impl<K, V, S> CacheBuilder<K, V, S> {
+    /// Bounds the cache by total weight instead of entry count: the capacity given to
+    /// [`Cache::builder`] becomes the maximum sum of `weigher(key, value)` over all entries.
+    /// A weight of 0 counts as 1. An entry heavier than a whole shard is evicted at once.
+    pub fn weigher(mut self, weigher: impl Fn(&K, &V) -> u32 + Send + Sync + 'static) -> Self {
+        self.weigher = Some(Box::new(weigher));
+        self
+    }
+
+    /// Sets the number of shards (rounded up to a power of two, at most the capacity).
+    ///
+    /// By default the cache uses four shards per available core, but never so many that a
+    /// shard holds less than 4096 units of capacity, because each shard runs its own eviction
+    /// policy and small ones evict worse.
+    pub fn shards(mut self, shards: usize) -> Self {
+        self.shards = Some(shards.max(1));
+        self
+    }
+
+    /// Sets the time source; tests pass a [`crate::MockClock`] to move time by hand.
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Sets the TTL of entries inserted with [`crate::Expiry::Default`] (by `insert`, for one).
+    /// Without it they never expire.
+    pub fn default_ttl(mut self, ttl: Duration) -> Self {
+        self.default_ttl = Some(ttl);
+        self
+    }
+
+    /// Declares a class of data with its own TTL, for example `("query-results", 5 min)`.
+    /// Look the class up once with [`Cache::ttl_class`] and insert with [`crate::Expiry::Class`].
+    /// Declaring a name twice keeps the last TTL.
+    pub fn class_ttl(mut self, name: impl Into<String>, ttl: Duration) -> Self {
+        let name = name.into();
+        match self.classes.iter_mut().find(|(existing, _)| *existing == name) {
+            Some(class) => class.1 = ttl,
+            None => self.classes.push((name, ttl)),
+        }
+        self
+    }
+
+    /// Sets the hasher used for sharding, the table and the frequency sketch.
+    /// The default is randomly seeded per cache; a fixed seed makes eviction reproducible.
+    pub fn hasher<S2>(self, hash_builder: S2) -> CacheBuilder<K, V, S2> {
+        CacheBuilder {
+            capacity: self.capacity,
+            weigher: self.weigher,
+            shards: self.shards,
+            clock: self.clock,
+            default_ttl: self.default_ttl,
+            classes: self.classes,
+            hash_builder,
+            _marker: PhantomData,
+        }
+    }
+
+    /// Builds the cache.
+    ///
+    /// # Panics
+    /// If more than 65,535 TTL classes were declared.
+    pub fn build(self) -> Cache<K, V, S> {
+        assert!(
+            self.classes.len() <= usize::from(u16::MAX),
+            "at most 65535 TTL classes are supported"
+        );
+        let n_shards = self.shards.unwrap_or_else(|| default_shard_count(self.capacity));
+        let n_shards = n_shards
+            .next_power_of_two()
+            .min(usize::try_from(self.capacity.max(1)).unwrap_or(usize::MAX))
+            .max(1);
+        // `min` with the capacity may have broken the power of two; round down to one.
+        let n_shards = 1usize << (usize::BITS - 1 - n_shards.leading_zeros());
+        Cache::from_parts(
+            self.capacity,
+            n_shards,
+            self.weigher,
+            self.clock,
+            self.default_ttl,
+            self.classes,
+            self.hash_builder,
+        )
+    }
+}
+
+fn default_shard_count(capacity: u64) -> usize {
+    let cores = std::thread::available_parallelism().map_or(4, |n| n.get());
+    let mut shards = (cores * 4).next_power_of_two();
+    while shards > 1 && capacity / (shards as u64) < MIN_CAPACITY_PER_SHARD {
+        shards /= 2;
+    }
+    shards
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_caches_get_one_shard() {
+        assert_eq!(default_shard_count(250), 1);
+        assert_eq!(default_shard_count(4096 * 2 - 1), 1);
+    }
+
+    #[test]
+    fn shard_count_is_a_power_of_two_within_capacity() {
+        for (requested, capacity, expected) in [(3, 1000, 4), (16, 5, 4), (1, 0, 1), (7, 7, 4)] {
+            let cache: Cache<u32, u32> = Cache::builder(capacity).shards(requested).build();
+            assert_eq!(cache.shard_count(), expected, "{requested} shards, capacity {capacity}");
+        }
+    }
+}

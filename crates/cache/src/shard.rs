@@ -1,0 +1,692 @@
+//! One shard of the cache: a hash table over a slab of nodes, and the W-TinyLFU policy.
+//!
+//! The policy is the one Caffeine uses (Einziger, Eytan, Friedman and Manes, "Adaptive Software
+//! Cache Management", Middleware 2018):
+//! - new entries enter a small LRU *window*;
+//! - entries leaving the window become *candidates* for the main space, an SLRU made of a
+//!   *probation* and a *protected* segment;
+//! - a candidate gets in only when the TinyLFU sketch says it is more popular than the entry it
+//!   would push out (the probation segment's LRU entry); this is what resists scans, since a
+//!   one-off key never beats an established one;
+//! - a hill climber resizes the window from the hit rate of the last sample, so recency-heavy
+//!   workloads get a large window and frequency-heavy ones a small one.
+//!
+//! Nodes live in a slab (`Vec<Option<Node>>`) and link to each other by index, so the three
+//! queues are intrusive doubly linked lists without pointers or per-node allocations.
+//! Everything here runs under the shard's lock; nothing in this module is concurrent.
+
+use std::borrow::Borrow;
+
+use hashbrown::HashTable;
+
+use crate::clock::Clock;
+use crate::metrics::Counters;
+use crate::sketch::FrequencySketch;
+
+/// The index that means "no node".
+const NIL: u32 = u32::MAX;
+/// The expiry time of an entry that never expires.
+pub(crate) const NEVER: u64 = u64::MAX;
+
+/// The main space is 99 % of the capacity at the start; the window gets the rest.
+const PERCENT_MAIN: f64 = 0.99;
+/// The protected segment's share of the main space.
+const PERCENT_MAIN_PROTECTED: f64 = 0.80;
+/// A sample whose hit rate moved by this much restarts the climber with a full step.
+const HILL_CLIMBER_RESTART_THRESHOLD: f64 = 0.05;
+/// The climber's full step, as a share of the capacity.
+const HILL_CLIMBER_STEP_PERCENT: f64 = 0.0625;
+/// Each step is this much smaller than the one before, so the window settles.
+const HILL_CLIMBER_STEP_DECAY_RATE: f64 = 0.98;
+/// At most this many entries move between segments in one adjustment, to bound the pause.
+const QUEUE_TRANSFER_THRESHOLD: usize = 1_000;
+/// A candidate at least this popular is admitted with probability 1/128 even when it loses,
+/// so an attacker who knows the hash cannot pin a victim in place forever.
+const ADMIT_HASHDOS_THRESHOLD: u8 = 6;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Queue {
+    Window = 0,
+    Probation = 1,
+    Protected = 2,
+}
+
+#[derive(Debug)]
+struct Node<K, V> {
+    key: K,
+    value: V,
+    hash: u64,
+    /// Clock nanoseconds at which the entry expires, or [`NEVER`].
+    expires_at: u64,
+    weight: u32,
+    queue: Queue,
+    /// Towards the least recently used end.
+    prev: u32,
+    /// Towards the most recently used end.
+    next: u32,
+}
+
+/// An intrusive list over the slab: `head` is the least recently used end.
+#[derive(Debug, Clone, Copy)]
+struct Deque {
+    head: u32,
+    tail: u32,
+    weight: u64,
+}
+
+impl Default for Deque {
+    fn default() -> Self {
+        Deque {
+            head: NIL,
+            tail: NIL,
+            weight: 0,
+        }
+    }
+}
+
+/// The hill climber's state (see the module docs).
+#[derive(Debug)]
+struct HillClimber {
+    hits_in_sample: u64,
+    misses_in_sample: u64,
+    previous_hit_rate: f64,
+    step_size: f64,
+    /// The climber only starts once the shard has been half full, as Caffeine's does.
+    warmed_up: bool,
+}
+
+/// The time, read from the clock at most once and only when an entry with a TTL needs it.
+pub(crate) struct LazyNow<'a> {
+    clock: &'a dyn Clock,
+    nanos: Option<u64>,
+}
+
+impl<'a> LazyNow<'a> {
+    pub(crate) fn new(clock: &'a dyn Clock) -> Self {
+        LazyNow { clock, nanos: None }
+    }
+
+    pub(crate) fn nanos(&mut self) -> u64 {
+        *self
+            .nanos
+            .get_or_insert_with(|| u64::try_from(self.clock.now().as_nanos()).unwrap_or(NEVER))
+    }
+
+    fn is_expired(&mut self, expires_at: u64) -> bool {
+        expires_at != NEVER && self.nanos() >= expires_at
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Shard<K, V> {
+    table: HashTable<u32>,
+    nodes: Vec<Option<Node<K, V>>>,
+    free: Vec<u32>,
+    queues: [Deque; 3],
+    max_weight: u64,
+    window_max: u64,
+    protected_max: u64,
+    total_weight: u64,
+    sketch: FrequencySketch,
+    climber: HillClimber,
+    rng_state: u64,
+    pub(crate) counters: Counters,
+}
+
+/// What happened to the value that was in the cache under an inserted key.
+pub(crate) enum Replaced<V> {
+    /// There was no entry.
+    Nothing,
+    /// The entry was live and its value is returned.
+    Value(V),
+}
+
+impl<K, V> Shard<K, V> {
+    /// An empty shard holding entries of total weight at most `max_weight`.
+    pub(crate) fn new(max_weight: u64, seed: u64) -> Self {
+        let window_max = max_weight - (PERCENT_MAIN * max_weight as f64) as u64;
+        let protected_max = (PERCENT_MAIN_PROTECTED * (max_weight - window_max) as f64) as u64;
+        Shard {
+            table: HashTable::new(),
+            nodes: Vec::new(),
+            free: Vec::new(),
+            queues: [Deque::default(); 3],
+            max_weight,
+            window_max,
+            protected_max,
+            total_weight: 0,
+            sketch: FrequencySketch::new(max_weight),
+            climber: HillClimber {
+                hits_in_sample: 0,
+                misses_in_sample: 0,
+                previous_hit_rate: 0.0,
+                step_size: -HILL_CLIMBER_STEP_PERCENT * max_weight as f64,
+                warmed_up: false,
+            },
+            rng_state: seed | 1,
+            counters: Counters::default(),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    pub(crate) fn weighted_size(&self) -> u64 {
+        self.total_weight
+    }
+
+    #[inline]
+    fn node(&self, idx: u32) -> &Node<K, V> {
+        self.nodes[idx as usize]
+            .as_ref()
+            .expect("linked index points at a live node")
+    }
+
+    #[inline]
+    fn node_mut(&mut self, idx: u32) -> &mut Node<K, V> {
+        self.nodes[idx as usize]
+            .as_mut()
+            .expect("linked index points at a live node")
+    }
+
+    #[inline]
+    fn find<Q>(&self, hash: u64, key: &Q) -> Option<u32>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let nodes = &self.nodes;
+        self.table
+            .find(hash, |&idx| match &nodes[idx as usize] {
+                Some(node) => node.key.borrow() == key,
+                None => false,
+            })
+            .copied()
+    }
+
+    /// Looks `key` up as a read: counts a hit or a miss and updates the policy on a hit.
+    /// An expired entry is removed and reported as a miss.
+    #[inline]
+    pub(crate) fn get<Q>(&mut self, hash: u64, key: &Q, now: &mut LazyNow<'_>) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let Some(idx) = self.find(hash, key) else {
+            self.counters.misses += 1;
+            return None;
+        };
+        if now.is_expired(self.node(idx).expires_at) {
+            self.unlink_and_free(idx);
+            self.counters.expirations += 1;
+            self.counters.misses += 1;
+            return None;
+        }
+        self.counters.hits += 1;
+        self.on_access(idx);
+        self.climber.hits_in_sample += 1;
+        Some(&self.node(idx).value)
+    }
+
+    /// Whether `key` has a live entry; neither the policy nor the counters see this look-up.
+    pub(crate) fn contains<Q>(&self, hash: u64, key: &Q, now: &mut LazyNow<'_>) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        self.find(hash, key)
+            .is_some_and(|idx| !now.is_expired(self.node(idx).expires_at))
+    }
+
+    /// Inserts or replaces `key`, then evicts until the shard fits its capacity again.
+    pub(crate) fn insert(
+        &mut self,
+        hash: u64,
+        key: K,
+        value: V,
+        weight: u32,
+        expires_at: u64,
+        now: &mut LazyNow<'_>,
+    ) -> Replaced<V>
+    where
+        K: Eq,
+    {
+        if let Some(idx) = self.find(hash, &key) {
+            let was_expired = now.is_expired(self.node(idx).expires_at);
+            let node = self.node_mut(idx);
+            let old_value = std::mem::replace(&mut node.value, value);
+            let old_weight = std::mem::replace(&mut node.weight, weight);
+            node.expires_at = expires_at;
+            let queue = node.queue;
+            self.queues[queue as usize].weight =
+                self.queues[queue as usize].weight - u64::from(old_weight) + u64::from(weight);
+            self.total_weight = self.total_weight - u64::from(old_weight) + u64::from(weight);
+            self.counters.updates += 1;
+            self.on_access(idx);
+            self.evict(now);
+            return if was_expired {
+                self.counters.expirations += 1;
+                Replaced::Nothing
+            } else {
+                Replaced::Value(old_value)
+            };
+        }
+
+        let idx = self.alloc(Node {
+            key,
+            value,
+            hash,
+            expires_at,
+            weight,
+            queue: Queue::Window,
+            prev: NIL,
+            next: NIL,
+        });
+        let nodes = &self.nodes;
+        self.table.insert_unique(hash, idx, |&other| {
+            nodes[other as usize]
+                .as_ref()
+                .expect("table points at live nodes")
+                .hash
+        });
+        self.push_back(Queue::Window, idx);
+        self.total_weight += u64::from(weight);
+        self.sketch.increment(hash);
+        self.counters.inserts += 1;
+        self.climber.misses_in_sample += 1;
+        if !self.climber.warmed_up && self.total_weight >= self.max_weight / 2 {
+            self.climber.warmed_up = true;
+        }
+        self.evict(now);
+        self.climb();
+        Replaced::Nothing
+    }
+
+    /// Removes `key`; returns its value if the entry was live.
+    pub(crate) fn remove<Q>(&mut self, hash: u64, key: &Q, now: &mut LazyNow<'_>) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let idx = self.find(hash, key)?;
+        let node = self.unlink_and_free(idx);
+        if now.is_expired(node.expires_at) {
+            self.counters.expirations += 1;
+            return None;
+        }
+        self.counters.removals += 1;
+        Some(node.value)
+    }
+
+    /// Removes every entry for which `remove(key, value)` is true; returns how many live ones
+    /// went. Expired entries met on the way are dropped and counted as expirations.
+    pub(crate) fn remove_where(
+        &mut self,
+        now: &mut LazyNow<'_>,
+        mut remove: impl FnMut(&K, &V) -> bool,
+    ) -> usize {
+        let mut removed = 0;
+        for idx in 0..self.nodes.len() {
+            let Some(node) = &self.nodes[idx] else {
+                continue;
+            };
+            if now.is_expired(node.expires_at) {
+                self.unlink_and_free(idx as u32);
+                self.counters.expirations += 1;
+            } else if remove(&node.key, &node.value) {
+                self.unlink_and_free(idx as u32);
+                self.counters.removals += 1;
+                removed += 1;
+            }
+        }
+        removed
+    }
+
+    /// Records an access in the sketch and moves the node as the policy says.
+    #[inline]
+    fn on_access(&mut self, idx: u32) {
+        let node = self.node(idx);
+        let (hash, queue, weight) = (node.hash, node.queue, node.weight);
+        self.sketch.increment(hash);
+        match queue {
+            Queue::Window | Queue::Protected => {
+                self.unlink(idx);
+                self.push_back(queue, idx);
+            }
+            Queue::Probation => {
+                self.unlink(idx);
+                self.push_back(Queue::Protected, idx);
+                if self.queues[Queue::Protected as usize].weight > self.protected_max {
+                    self.demote_from_protected();
+                }
+                debug_assert!(weight > 0 || self.node(idx).weight == 0);
+            }
+        }
+    }
+
+    fn alloc(&mut self, node: Node<K, V>) -> u32 {
+        if let Some(idx) = self.free.pop() {
+            self.nodes[idx as usize] = Some(node);
+            idx
+        } else {
+            let idx = u32::try_from(self.nodes.len()).expect("a shard holds fewer than 2^32 nodes");
+            assert!(idx != NIL, "a shard holds fewer than 2^32 - 1 nodes");
+            self.nodes.push(Some(node));
+            idx
+        }
+    }
+
+    /// Takes the node out of its queue, the table and the slab.
+    fn unlink_and_free(&mut self, idx: u32) -> Node<K, V> {
+        self.unlink(idx);
+        let node = self.nodes[idx as usize]
+            .take()
+            .expect("freed index points at a live node");
+        self.table
+            .find_entry(node.hash, |&other| other == idx)
+            .expect("every live node is in the table")
+            .remove();
+        self.free.push(idx);
+        self.total_weight -= u64::from(node.weight);
+        node
+    }
+
+    fn unlink(&mut self, idx: u32) {
+        let (prev, next, queue, weight) = {
+            let node = self.node(idx);
+            (node.prev, node.next, node.queue, node.weight)
+        };
+        let deque = &mut self.queues[queue as usize];
+        deque.weight -= u64::from(weight);
+        if prev == NIL {
+            deque.head = next;
+        } else {
+            self.node_mut(prev).next = next;
+        }
+        if next == NIL {
+            self.queues[queue as usize].tail = prev;
+        } else {
+            self.node_mut(next).prev = prev;
+        }
+    }
+
+    fn push_back(&mut self, queue: Queue, idx: u32) {
+        let tail = self.queues[queue as usize].tail;
+        let node = self.node_mut(idx);
+        node.queue = queue;
+        node.prev = tail;
+        node.next = NIL;
+        let weight = node.weight;
+        if tail == NIL {
+            self.queues[queue as usize].head = idx;
+        } else {
+            self.node_mut(tail).next = idx;
+        }
+        let deque = &mut self.queues[queue as usize];
+        deque.tail = idx;
+        deque.weight += u64::from(weight);
+    }
+
+    fn move_to_back(&mut self, queue: Queue, idx: u32) {
+        self.unlink(idx);
+        self.push_back(queue, idx);
+    }
+
+    fn evict_node(&mut self, idx: u32, now: &mut LazyNow<'_>) {
+        let node = self.unlink_and_free(idx);
+        if now.is_expired(node.expires_at) {
+            self.counters.expirations += 1;
+        } else {
+            self.counters.evictions += 1;
+        }
+    }
+
+    fn next_random(&mut self) -> u64 {
+        // xorshift64: the admission tie-break only needs to be unpredictable in the long run.
+        let mut x = self.rng_state;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng_state = x;
+        x
+    }
+
+    /// Evicts until the shard fits: first the window's overflow moves to probation, then
+    /// each candidate competes with the probation segment's LRU victim.
+    fn evict(&mut self, now: &mut LazyNow<'_>) {
+        if self.total_weight <= self.max_weight && self.queues[0].weight <= self.window_max {
+            return;
+        }
+        let first_candidate = self.evict_from_window();
+        self.evict_from_main(first_candidate, now);
+    }
+
+    fn evict_from_window(&mut self) -> u32 {
+        let mut first = NIL;
+        let mut idx = self.queues[Queue::Window as usize].head;
+        while self.queues[Queue::Window as usize].weight > self.window_max && idx != NIL {
+            let next = self.node(idx).next;
+            self.move_to_back(Queue::Probation, idx);
+            if first == NIL {
+                first = idx;
+            }
+            idx = next;
+        }
+        first
+    }
+
+    fn evict_from_main(&mut self, mut candidate: u32, now: &mut LazyNow<'_>) {
+        let mut victim_queue = Queue::Probation;
+        let mut candidate_queue = Queue::Probation;
+        let mut victim = self.queues[Queue::Probation as usize].head;
+        while self.total_weight > self.max_weight {
+            // Out of candidates from the window's overflow: the window's own LRU entries are next.
+            if candidate == NIL && candidate_queue == Queue::Probation {
+                candidate = self.queues[Queue::Window as usize].head;
+                candidate_queue = Queue::Window;
+            }
+            if candidate == NIL && victim == NIL {
+                match victim_queue {
+                    Queue::Probation => {
+                        victim = self.queues[Queue::Protected as usize].head;
+                        victim_queue = Queue::Protected;
+                        continue;
+                    }
+                    Queue::Protected => {
+                        victim = self.queues[Queue::Window as usize].head;
+                        victim_queue = Queue::Window;
+                        continue;
+                    }
+                    Queue::Window => break,
+                }
+            }
+            if victim == NIL {
+                let next = self.node(candidate).next;
+                self.evict_node(candidate, now);
+                candidate = next;
+                continue;
+            }
+            if candidate == NIL {
+                let next = self.node(victim).next;
+                self.evict_node(victim, now);
+                victim = next;
+                continue;
+            }
+            if candidate == victim {
+                victim = self.node(victim).next;
+                self.evict_node(candidate, now);
+                candidate = NIL;
+                continue;
+            }
+            if now.is_expired(self.node(victim).expires_at) {
+                let next = self.node(victim).next;
+                self.evict_node(victim, now);
+                victim = next;
+                continue;
+            }
+            let candidate_node = self.node(candidate);
+            if now.is_expired(candidate_node.expires_at)
+                || u64::from(candidate_node.weight) > self.max_weight
+            {
+                let next = candidate_node.next;
+                self.evict_node(candidate, now);
+                candidate = next;
+                continue;
+            }
+            let (candidate_hash, victim_hash) = (candidate_node.hash, self.node(victim).hash);
+            if self.admit(candidate_hash, victim_hash) {
+                let next = self.node(victim).next;
+                self.evict_node(victim, now);
+                victim = next;
+                candidate = self.node(candidate).next;
+            } else {
+                let next = self.node(candidate).next;
+                self.evict_node(candidate, now);
+                candidate = next;
+            }
+        }
+    }
+
+    fn admit(&mut self, candidate_hash: u64, victim_hash: u64) -> bool {
+        let victim_freq = self.sketch.frequency(victim_hash);
+        let candidate_freq = self.sketch.frequency(candidate_hash);
+        if candidate_freq > victim_freq {
+            true
+        } else if candidate_freq >= ADMIT_HASHDOS_THRESHOLD {
+            self.next_random() & 127 == 0
+        } else {
+            false
+        }
+    }
+
+    fn demote_from_protected(&mut self) {
+        for _ in 0..QUEUE_TRANSFER_THRESHOLD {
+            if self.queues[Queue::Protected as usize].weight <= self.protected_max {
+                break;
+            }
+            let demoted = self.queues[Queue::Protected as usize].head;
+            if demoted == NIL {
+                break;
+            }
+            self.move_to_back(Queue::Probation, demoted);
+        }
+    }
+
+    /// Resizes the window from the last sample's hit rate (Caffeine's `climb`).
+    fn climb(&mut self) {
+        let adjustment = self.determine_adjustment();
+        self.demote_from_protected();
+        if adjustment > 0 {
+            self.increase_window(adjustment as u64);
+        } else if adjustment < 0 {
+            self.decrease_window(adjustment.unsigned_abs());
+        }
+    }
+
+    fn determine_adjustment(&mut self) -> i64 {
+        let climber = &mut self.climber;
+        if !climber.warmed_up {
+            climber.hits_in_sample = 0;
+            climber.misses_in_sample = 0;
+            return 0;
+        }
+        let requests = climber.hits_in_sample + climber.misses_in_sample;
+        if requests < self.sketch.sample_size() {
+            return 0;
+        }
+        let hit_rate = climber.hits_in_sample as f64 / requests as f64;
+        let change = hit_rate - climber.previous_hit_rate;
+        let amount = if change >= 0.0 {
+            climber.step_size
+        } else {
+            -climber.step_size
+        };
+        climber.step_size = if change.abs() >= HILL_CLIMBER_RESTART_THRESHOLD {
+            HILL_CLIMBER_STEP_PERCENT * self.max_weight as f64 * amount.signum()
+        } else {
+            HILL_CLIMBER_STEP_DECAY_RATE * amount
+        };
+        climber.previous_hit_rate = hit_rate;
+        climber.hits_in_sample = 0;
+        climber.misses_in_sample = 0;
+        amount as i64
+    }
+
+    fn increase_window(&mut self, adjustment: u64) {
+        if self.protected_max == 0 {
+            return;
+        }
+        let mut quota = adjustment.min(self.protected_max);
+        self.protected_max -= quota;
+        self.window_max += quota;
+        self.demote_from_protected();
+        for _ in 0..QUEUE_TRANSFER_THRESHOLD {
+            let mut candidate = self.queues[Queue::Probation as usize].head;
+            if candidate == NIL || quota < u64::from(self.node(candidate).weight) {
+                candidate = self.queues[Queue::Protected as usize].head;
+            }
+            if candidate == NIL {
+                break;
+            }
+            let weight = u64::from(self.node(candidate).weight);
+            if quota < weight {
+                break;
+            }
+            quota -= weight;
+            self.move_to_back(Queue::Window, candidate);
+        }
+        self.protected_max += quota;
+        self.window_max -= quota;
+    }
+
+    fn decrease_window(&mut self, adjustment: u64) {
+        if self.window_max <= 1 {
+            return;
+        }
+        let mut quota = adjustment.min(self.window_max - 1);
+        self.protected_max += quota;
+        self.window_max -= quota;
+        for _ in 0..QUEUE_TRANSFER_THRESHOLD {
+            let candidate = self.queues[Queue::Window as usize].head;
+            if candidate == NIL {
+                break;
+            }
+            let weight = u64::from(self.node(candidate).weight);
+            if quota < weight {
+                break;
+            }
+            quota -= weight;
+            self.move_to_back(Queue::Probation, candidate);
+        }
+        self.protected_max -= quota;
+        self.window_max += quota;
+    }
+
+    /// Checks the structural invariants; used by tests after every operation.
+    #[cfg(test)]
+    pub(crate) fn check_invariants(&self) {
+        let mut total = 0u64;
+        let mut count = 0usize;
+        for (queue_idx, deque) in self.queues.iter().enumerate() {
+            let mut weight = 0u64;
+            let mut prev = NIL;
+            let mut idx = deque.head;
+            while idx != NIL {
+                let node = self.node(idx);
+                assert_eq!(node.queue as usize, queue_idx);
+                assert_eq!(node.prev, prev);
+                weight += u64::from(node.weight);
+                count += 1;
+                prev = idx;
+                idx = node.next;
+            }
+            assert_eq!(deque.tail, prev);
+            assert_eq!(deque.weight, weight);
+            total += weight;
+        }
+        assert_eq!(total, self.total_weight);
+        assert_eq!(count, self.table.len());
+        assert!(self.total_weight <= self.max_weight || self.table.len() <= 1);
+    }
+}

@@ -1,0 +1,153 @@
+//! The TinyLFU frequency sketch: an approximate, aging popularity counter per key.
+//!
+//! A count-min sketch with four rows of 4-bit counters packed sixteen to a `u64`.
+//! Every access increments the key's four counters (saturating at 15); the estimate is the
+//! smallest of the four. After `sample_size` increments all counters are halved, so the sketch
+//! forgets old popularity and follows a shifting workload (Einziger, Friedman and Manes,
+//! "TinyLFU: A Highly Efficient Cache Admission Policy", 2017).
+//!
+//! As in Caffeine, a key's four counters all sit in one 64-byte block of eight words, so an
+//! increment touches one cache line instead of four.
+
+const RESET_MASK: u64 = 0x7777_7777_7777_7777;
+const ONE_MASK: u64 = 0x1111_1111_1111_1111;
+
+/// Eight words on one cache line.
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C, align(64))]
+struct Block([u64; 8]);
+
+#[derive(Debug)]
+pub(crate) struct FrequencySketch {
+    table: Box<[Block]>,
+    /// The number of blocks, minus one.
+    block_mask: usize,
+    /// Increments since the last halving.
+    size: u64,
+    /// Increments between two halvings: ten times the capacity, as in Caffeine.
+    sample_size: u64,
+}
+
+impl FrequencySketch {
+    /// A sketch sized for a cache holding about `capacity` entries.
+    pub(crate) fn new(capacity: u64) -> Self {
+        let capacity = capacity.clamp(8, 1 << 26);
+        let table_len = usize::try_from(capacity)
+            .expect("capacity is clamped to fit usize")
+            .next_power_of_two();
+        FrequencySketch {
+            table: vec![Block::default(); table_len / 8].into_boxed_slice(),
+            block_mask: table_len / 8 - 1,
+            size: 0,
+            sample_size: capacity.saturating_mul(10),
+        }
+    }
+
+    /// The increments between two halvings, which is also the hill climber's sample length.
+    pub(crate) fn sample_size(&self) -> u64 {
+        self.sample_size
+    }
+
+    /// The block, and the word and bit shift within it, of each of the key's four counters.
+    #[inline]
+    fn slots(&self, hash: u64) -> (usize, [(usize, u32); 4]) {
+        let block_hash = hash.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let block_hash = block_hash ^ (block_hash >> 31);
+        let counter_hash = block_hash.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        let counter_hash = counter_hash ^ (counter_hash >> 29);
+        let block = (block_hash >> 32) as usize & self.block_mask;
+        let slots = std::array::from_fn(|row| {
+            let bits = counter_hash >> (row * 8);
+            // Row `row` owns words `2 * row` and `2 * row + 1` of the block, so the four
+            // counters of one key never share a word.
+            let word = (bits & 1) as usize + 2 * row;
+            let counter = ((bits >> 1) & 15) as u32;
+            (word, counter * 4)
+        });
+        (block, slots)
+    }
+
+    /// The estimated number of recent accesses to `hash`, from 0 to 15.
+    #[inline]
+    pub(crate) fn frequency(&self, hash: u64) -> u8 {
+        let mut min = 15u64;
+        let (block, slots) = self.slots(hash);
+        let words = &self.table[block].0;
+        for (word, shift) in slots {
+            min = min.min((words[word] >> shift) & 0xf);
+        }
+        min as u8
+    }
+
+    /// Records one access to `hash`.
+    #[inline]
+    pub(crate) fn increment(&mut self, hash: u64) {
+        let mut added = false;
+        let (block, slots) = self.slots(hash);
+        let words = &mut self.table[block].0;
+        for (word, shift) in slots {
+            let counter = (words[word] >> shift) & 0xf;
+            if counter < 15 {
+                words[word] += 1 << shift;
+                added = true;
+            }
+        }
+        if added {
+            self.size += 1;
+            if self.size >= self.sample_size {
+                self.halve();
+            }
+        }
+    }
+
+    /// Halves every counter, so old popularity fades.
+    fn halve(&mut self) {
+        let mut odd_counters = 0u64;
+        for word in self.table.iter_mut().flat_map(|block| block.0.iter_mut()) {
+            odd_counters += u64::from((*word & ONE_MASK).count_ones());
+            *word = (*word >> 1) & RESET_MASK;
+        }
+        self.size = (self.size - odd_counters / 4) / 2;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_up_to_fifteen_and_estimates_never_undercount() {
+        let mut sketch = FrequencySketch::new(1024);
+        for n in 1..=20u8 {
+            sketch.increment(42);
+            assert!(sketch.frequency(42) >= n.min(15));
+        }
+        assert_eq!(sketch.frequency(42), 15);
+    }
+
+    #[test]
+    fn unseen_keys_are_mostly_zero() {
+        let mut sketch = FrequencySketch::new(1024);
+        for key in 0..512u64 {
+            sketch.increment(key.wrapping_mul(0x2545_f491_4f6c_dd1d));
+        }
+        let nonzero = (10_000..11_000u64)
+            .filter(|key| sketch.frequency(key.wrapping_mul(0x2545_f491_4f6c_dd1d)) > 0)
+            .count();
+        assert!(nonzero < 100, "too many false positives: {nonzero}");
+    }
+
+    #[test]
+    fn halving_ages_counts() {
+        let mut sketch = FrequencySketch::new(8);
+        for _ in 0..8 {
+            sketch.increment(7);
+        }
+        let before = sketch.frequency(7);
+        // Fill the sample with other keys until a reset happens.
+        for key in 100..400u64 {
+            sketch.increment(key.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        }
+        assert!(sketch.frequency(7) < before);
+    }
+}
