@@ -102,7 +102,11 @@ impl<K, V, S> CacheBuilder<K, V, S> {
     /// Declaring a name twice keeps the last TTL.
     pub fn class_ttl(mut self, name: impl Into<String>, ttl: Duration) -> Self {
         let name = name.into();
-        match self.classes.iter_mut().find(|(existing, _)| *existing == name) {
+        match self
+            .classes
+            .iter_mut()
+            .find(|(existing, _)| *existing == name)
+        {
             Some(class) => class.1 = ttl,
             None => self.classes.push((name, ttl)),
         }
@@ -133,7 +137,9 @@ impl<K, V, S> CacheBuilder<K, V, S> {
             self.classes.len() <= usize::from(u16::MAX),
             "at most 65535 TTL classes are supported"
         );
-        let n_shards = self.shards.unwrap_or_else(|| default_shard_count(self.capacity));
+        let n_shards = self
+            .shards
+            .unwrap_or_else(|| default_shard_count(self.capacity));
         let n_shards = n_shards
             .next_power_of_two()
             .min(usize::try_from(self.capacity.max(1)).unwrap_or(usize::MAX))
@@ -175,7 +181,11 @@ mod tests {
     fn shard_count_is_a_power_of_two_within_capacity() {
         for (requested, capacity, expected) in [(3, 1000, 4), (16, 5, 4), (1, 0, 1), (7, 7, 4)] {
             let cache: Cache<u32, u32> = Cache::builder(capacity).shards(requested).build();
-            assert_eq!(cache.shard_count(), expected, "{requested} shards, capacity {capacity}");
+            assert_eq!(
+                cache.shard_count(),
+                expected,
+                "{requested} shards, capacity {capacity}"
+            );
         }
     }
 }

@@ -101,9 +101,11 @@ struct ShardState<K, V> {
 #[repr(align(128))]
 struct Padded<T>(T);
 
+type ShardLock<K, V> = Padded<Mutex<ShardState<K, V>>>;
+
 /// A sharded, concurrent, bounded cache; see the [crate docs](crate).
 pub struct Cache<K, V, S = DefaultHashBuilder> {
-    shards: Box<[Padded<Mutex<ShardState<K, V>>>]>,
+    shards: Box<[ShardLock<K, V>]>,
     shard_mask: usize,
     capacity: u64,
     weigher: Option<Weigher<K, V>>,
@@ -184,7 +186,10 @@ impl<K, V, S> Cache<K, V, S> {
 
     /// The number of entries held, including expired ones not yet dropped.
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|shard| shard.0.lock().shard.len()).sum()
+        self.shards
+            .iter()
+            .map(|shard| shard.0.lock().shard.len())
+            .sum()
     }
 
     /// Whether the cache holds no entries.
@@ -554,7 +559,10 @@ where
         };
         match loader() {
             Ok(value) => {
-                let key = leader.key.take().expect("the leader holds the key until done");
+                let key = leader
+                    .key
+                    .take()
+                    .expect("the leader holds the key until done");
                 let weight = self.weigh(&key, &value);
                 let mut now = LazyNow::new(&*self.clock);
                 let expires_at = self.expires_at(expiry, &mut now);

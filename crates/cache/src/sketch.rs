@@ -43,11 +43,6 @@ impl FrequencySketch {
         }
     }
 
-    /// The increments between two halvings, which is also the hill climber's sample length.
-    pub(crate) fn sample_size(&self) -> u64 {
-        self.sample_size
-    }
-
     /// The block, and the word and bit shift within it, of each of the key's four counters.
     #[inline]
     fn slots(&self, hash: u64) -> (usize, [(usize, u32); 4]) {
