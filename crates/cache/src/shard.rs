@@ -379,6 +379,8 @@ impl<K, V> Shard<K, V> {
         let (hash, queue, weight) = (node.hash, node.queue, node.weight);
         self.sketch.increment(hash);
         match queue {
+            // Already the most recent: nothing to move. Common for the hottest keys.
+            Queue::Window | Queue::Protected if self.queues[queue as usize].tail == idx => {}
             Queue::Window | Queue::Protected => {
                 self.unlink(idx);
                 self.push_back(queue, idx);

@@ -43,32 +43,34 @@ impl FrequencySketch {
         }
     }
 
-    /// The block, and the word and bit shift within it, of each of the key's four counters.
+    /// The key's block, and the hash that picks its four counters within the block.
     #[inline]
-    fn slots(&self, hash: u64) -> (usize, [(usize, u32); 4]) {
+    fn locate(&self, hash: u64) -> (usize, u64) {
         let block_hash = hash.wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let block_hash = block_hash ^ (block_hash >> 31);
         let counter_hash = block_hash.wrapping_mul(0xbf58_476d_1ce4_e5b9);
         let counter_hash = counter_hash ^ (counter_hash >> 29);
-        let block = (block_hash >> 32) as usize & self.block_mask;
-        let slots = std::array::from_fn(|row| {
-            let bits = counter_hash >> (row * 8);
-            // Row `row` owns words `2 * row` and `2 * row + 1` of the block, so the four
-            // counters of one key never share a word.
-            let word = (bits & 1) as usize + 2 * row;
-            let counter = ((bits >> 1) & 15) as u32;
-            (word, counter * 4)
-        });
-        (block, slots)
+        ((block_hash >> 32) as usize & self.block_mask, counter_hash)
+    }
+
+    /// The word within the block and the bit shift of the key's counter in row `row`.
+    /// Row `row` owns words `2 * row` and `2 * row + 1`, so the four counters of one key never
+    /// share a word.
+    #[inline(always)]
+    fn counter(counter_hash: u64, row: usize) -> (usize, u64) {
+        let bits = counter_hash >> (row * 8);
+        let word = ((bits & 1) as usize | (row << 1)) & 7;
+        (word, ((bits >> 1) & 15) * 4)
     }
 
     /// The estimated number of recent accesses to `hash`, from 0 to 15.
     #[inline]
     pub(crate) fn frequency(&self, hash: u64) -> u8 {
-        let mut min = 15u64;
-        let (block, slots) = self.slots(hash);
+        let (block, counter_hash) = self.locate(hash);
         let words = &self.table[block].0;
-        for (word, shift) in slots {
+        let mut min = 15u64;
+        for row in 0..4 {
+            let (word, shift) = Self::counter(counter_hash, row);
             min = min.min((words[word] >> shift) & 0xf);
         }
         min as u8
@@ -77,17 +79,17 @@ impl FrequencySketch {
     /// Records one access to `hash`.
     #[inline]
     pub(crate) fn increment(&mut self, hash: u64) {
-        let mut added = false;
-        let (block, slots) = self.slots(hash);
+        let (block, counter_hash) = self.locate(hash);
         let words = &mut self.table[block].0;
-        for (word, shift) in slots {
-            let counter = (words[word] >> shift) & 0xf;
-            if counter < 15 {
-                words[word] += 1 << shift;
-                added = true;
-            }
+        let mut added = 0u64;
+        for row in 0..4 {
+            let (word, shift) = Self::counter(counter_hash, row);
+            // Branch-free saturating increment: add one unless the counter is already 15.
+            let not_full = u64::from((words[word] >> shift) & 0xf != 0xf);
+            words[word] += not_full << shift;
+            added |= not_full;
         }
-        if added {
+        if added != 0 {
             self.size += 1;
             if self.size >= self.sample_size {
                 self.halve();

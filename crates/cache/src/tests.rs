@@ -221,6 +221,14 @@ mod features {
         assert_eq!(cache.weighted_size(), 50);
         assert_eq!(cache.metrics().evictions, 1);
         assert_balanced(&cache);
+        // Inserted again and again it becomes popular, yet it must still not get in.
+        for _ in 0..20 {
+            cache.insert(99, vec![0; 101]);
+            cache.check_invariants();
+            assert!(!cache.contains_key(&99));
+            assert_eq!(cache.weighted_size(), 50);
+        }
+        assert_eq!(cache.metrics().evictions, 21);
 
         // Alone in an empty cache, too.
         let cache = weighted(100);
@@ -297,6 +305,39 @@ mod features {
             "only {survivors} of {HOT} hot keys survived the scan"
         );
         assert_eq!(cache.len() as u64, CAPACITY);
+        assert_balanced(&cache);
+    }
+
+    /// A hot set as large as the cache: part of it sits in the probation segment, where only
+    /// the admission filter (a newcomer must be more popular than its victim) protects it.
+    #[test]
+    fn the_admission_filter_keeps_popular_entries() {
+        const CAPACITY: u64 = 500;
+        let (cache, _) = build::<u64, u64>(CAPACITY, 1);
+        let access = |key: u64| {
+            if cache.get(&key).is_none() {
+                cache.insert(key, key);
+            }
+        };
+        for _round in 0..10 {
+            for key in 0..CAPACITY {
+                access(key);
+            }
+        }
+        assert_eq!(
+            (0..CAPACITY).filter(|key| cache.contains_key(key)).count(),
+            500
+        );
+        for key in 1_000_000..1_000_000 + 10 * CAPACITY {
+            access(key);
+        }
+        cache.check_invariants();
+        let survivors = (0..CAPACITY).filter(|key| cache.contains_key(key)).count();
+        // Admitting every newcomer (plain SLRU) keeps about 80 %.
+        assert!(
+            survivors >= CAPACITY as usize * 9 / 10,
+            "only {survivors} of {CAPACITY} popular keys survived the scan"
+        );
         assert_balanced(&cache);
     }
 
@@ -746,6 +787,24 @@ mod features {
         assert_eq!(cache.get(&1), Some(2));
         cache.check_invariants();
     }
+
+    /// A weigher that panics while a load is being stored must not wedge the key either.
+    #[test]
+    fn a_panicking_weigher_does_not_wedge_the_key() {
+        let cache: Cache<u64, u64, Fixed> = Cache::builder(100)
+            .weigher(|_key: &u64, value: &u64| {
+                assert_ne!(*value, 13, "unlucky");
+                1
+            })
+            .hasher(Fixed::default())
+            .build();
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            cache.get_or_insert_with(1, || 13)
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(pending_loads(&cache), 0);
+        assert_eq!(cache.get_or_insert_with(1, || 2), 2);
+    }
 }
 
 /// A randomized sequence of operations checked against a model of what the cache may hold.
@@ -1065,9 +1124,11 @@ mod concurrency {
         }
     }
 
-    /// Waits until the cache has counted `misses` misses.
-    fn wait_for_misses<K, V, S>(cache: &Cache<K, V, S>, misses: u64) {
-        while cache.metrics().misses < misses {
+    /// Waits until the cache has counted `misses` misses, or until some caller has returned:
+    /// with single flight working nobody returns before the gate opens, so that only happens
+    /// when it is broken, and the test's assertions then fail instead of waiting forever.
+    fn wait_for_misses<K, V, S>(cache: &Cache<K, V, S>, misses: u64, returned: &AtomicUsize) {
+        while cache.metrics().misses < misses && returned.load(Ordering::SeqCst) == 0 {
             thread::yield_now();
         }
     }
@@ -1082,20 +1143,23 @@ mod concurrency {
             let calls = AtomicUsize::new(0);
             let gate = Gate::default();
             let start = Barrier::new(THREADS);
+            let returned = AtomicUsize::new(0);
             let results: Vec<String> = thread::scope(|scope| {
                 let handles: Vec<_> = (0..THREADS)
                     .map(|_| {
                         scope.spawn(|| {
                             start.wait();
-                            cache.get_or_insert_with(round, || {
+                            let value = cache.get_or_insert_with(round, || {
                                 calls.fetch_add(1, Ordering::SeqCst);
                                 gate.wait();
                                 format!("value {round}")
-                            })
+                            });
+                            returned.fetch_add(1, Ordering::SeqCst);
+                            value
                         })
                     })
                     .collect();
-                wait_for_misses(&cache, THREADS as u64);
+                wait_for_misses(&cache, THREADS as u64, &returned);
                 gate.open();
                 handles.into_iter().map(|h| h.join().unwrap()).collect()
             });
@@ -1125,19 +1189,22 @@ mod concurrency {
         let (cache, _) = build::<u64, u64>(100, 4);
         let calls = AtomicUsize::new(0);
         let gate = Gate::default();
+        let returned = AtomicUsize::new(0);
         let results: Vec<Result<u64, Arc<LoadError>>> = thread::scope(|scope| {
             let handles: Vec<_> = (0..THREADS)
                 .map(|_| {
                     scope.spawn(|| {
-                        cache.get_or_try_insert_with(1, || {
+                        let result = cache.get_or_try_insert_with(1, || {
                             calls.fetch_add(1, Ordering::SeqCst);
                             gate.wait();
                             Err(LoadError(503))
-                        })
+                        });
+                        returned.fetch_add(1, Ordering::SeqCst);
+                        result
                     })
                 })
                 .collect();
-            wait_for_misses(&cache, THREADS as u64);
+            wait_for_misses(&cache, THREADS as u64, &returned);
             gate.open();
             handles.into_iter().map(|h| h.join().unwrap()).collect()
         });
@@ -1167,11 +1234,12 @@ mod concurrency {
         let (cache, _) = build::<u64, String>(100, 4);
         let calls = AtomicUsize::new(0);
         let gate = Gate::default();
+        let returned = AtomicUsize::new(0);
         let results: Vec<thread::Result<String>> = thread::scope(|scope| {
             let handles: Vec<_> = (0..THREADS)
                 .map(|_| {
                     scope.spawn(|| {
-                        catch_unwind(AssertUnwindSafe(|| {
+                        let result = catch_unwind(AssertUnwindSafe(|| {
                             cache.get_or_insert_with(1, || {
                                 // The first loader blocks, then panics; any later one succeeds.
                                 if calls.fetch_add(1, Ordering::SeqCst) == 0 {
@@ -1180,11 +1248,13 @@ mod concurrency {
                                 }
                                 "second".to_string()
                             })
-                        }))
+                        }));
+                        returned.fetch_add(1, Ordering::SeqCst);
+                        result
                     })
                 })
                 .collect();
-            wait_for_misses(&cache, THREADS as u64);
+            wait_for_misses(&cache, THREADS as u64, &returned);
             gate.open();
             handles.into_iter().map(|h| h.join().unwrap()).collect()
         });
@@ -1220,18 +1290,20 @@ mod concurrency {
         let (cache, _) = build::<String, String>(100, 4);
         let calls = AtomicUsize::new(0);
         let gate = Gate::default();
+        let returned = AtomicUsize::new(0);
         thread::scope(|scope| {
             let handles: Vec<_> = keys
                 .iter()
                 .flat_map(|&key| [key, key])
                 .map(|key| {
-                    let (cache, calls, gate) = (&cache, &calls, &gate);
+                    let (cache, calls, gate, returned) = (&cache, &calls, &gate, &returned);
                     scope.spawn(move || {
                         let value = cache.get_or_insert_with(key.to_string(), || {
                             calls.fetch_add(1, Ordering::SeqCst);
                             gate.wait();
                             format!("loaded {key}")
                         });
+                        returned.fetch_add(1, Ordering::SeqCst);
                         assert_eq!(
                             value,
                             format!("loaded {key}"),
@@ -1240,7 +1312,7 @@ mod concurrency {
                     })
                 })
                 .collect();
-            wait_for_misses(&cache, 2 * keys.len() as u64);
+            wait_for_misses(&cache, 2 * keys.len() as u64, &returned);
             invalidate(&cache);
             gate.open();
             for handle in handles {
