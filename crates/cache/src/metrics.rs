@@ -1,9 +1,65 @@
 //! Hit, miss, insert, eviction and expiration counts.
 //!
-//! Each shard keeps plain counters under the lock it already holds for the operation, so
-//! counting costs an add, not an atomic; [`crate::Cache::metrics`] sums the shards.
+//! Writes count under the shard's exclusive lock, so those counters are plain adds. Reads run
+//! under the shared lock on many threads at once, so hits and misses go to [`Striped`]
+//! counters: each thread adds to its own cache line, and nothing is shared between cores on
+//! the read path. [`crate::Cache::metrics`] sums the shards.
 
+use std::cell::Cell;
 use std::ops::AddAssign;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+
+/// Stripes per counter: enough that a few threads rarely share one.
+const STRIPES: usize = 4;
+
+/// A counter on its own cache line.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Stripe(AtomicU64);
+
+/// An exact counter that threads can bump concurrently without sharing a cache line.
+#[derive(Debug, Default)]
+pub(crate) struct Striped {
+    stripes: [Stripe; STRIPES],
+}
+
+thread_local! {
+    /// This thread's stripe, handed out round-robin on first use.
+    static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+fn stripe_of_this_thread() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    STRIPE.with(|stripe| {
+        if stripe.get() == usize::MAX {
+            stripe.set(NEXT.fetch_add(1, Relaxed) % STRIPES);
+        }
+        stripe.get()
+    })
+}
+
+impl Striped {
+    /// Adds one.
+    #[inline]
+    pub(crate) fn increment(&self) {
+        self.stripes[stripe_of_this_thread()]
+            .0
+            .fetch_add(1, Relaxed);
+    }
+
+    /// Adds one through exclusive access, without an atomic operation.
+    pub(crate) fn increment_mut(&mut self) {
+        *self.stripes[0].0.get_mut() += 1;
+    }
+
+    /// The total.
+    pub(crate) fn sum(&self) -> u64 {
+        self.stripes
+            .iter()
+            .map(|stripe| stripe.0.load(Relaxed))
+            .sum()
+    }
+}
 
 /// Per-shard counters, updated under the shard's lock.
 #[derive(Debug, Default, Clone, Copy)]
@@ -71,6 +127,21 @@ impl AddAssign<&Counters> for Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn striped_counts_exactly_across_threads() {
+        let counter = Striped::default();
+        std::thread::scope(|scope| {
+            for _ in 0..6 {
+                scope.spawn(|| {
+                    for _ in 0..1000 {
+                        counter.increment();
+                    }
+                });
+            }
+        });
+        assert_eq!(counter.sum(), 6000);
+    }
 
     #[test]
     fn hit_ratio_of_nothing_is_zero() {

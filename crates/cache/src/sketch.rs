@@ -90,15 +90,38 @@ impl FrequencySketch {
             added |= not_full;
         }
         if added != 0 {
+            // The owner ages the sketch (see `advance`), so that it can age its own pending
+            // counts at the same moment.
             self.size += 1;
-            if self.size >= self.sample_size {
-                self.halve();
-            }
         }
     }
 
+    /// Adds `count` accesses to `hash` at once (saturating), without advancing the aging clock:
+    /// the accesses were already counted by [`FrequencySketch::tick`] when they happened.
+    pub(crate) fn add(&mut self, hash: u64, count: u8) {
+        if count == 0 {
+            return;
+        }
+        let (block, counter_hash) = self.locate(hash);
+        let words = &mut self.table[block].0;
+        for row in 0..4 {
+            let (word, shift) = Self::counter(counter_hash, row);
+            let counter = (words[word] >> shift) & 0xf;
+            let raised = (counter + u64::from(count)).min(15);
+            words[word] += (raised - counter) << shift;
+        }
+    }
+
+    /// Counts `accesses` kept outside the sketch for now (hits recorded in the entries
+    /// themselves). Returns true when the sample is complete: the caller must then halve its
+    /// own pending counts and call [`FrequencySketch::halve`].
+    pub(crate) fn advance(&mut self, accesses: u64) -> bool {
+        self.size += accesses;
+        self.size >= self.sample_size
+    }
+
     /// Halves every counter, so old popularity fades.
-    fn halve(&mut self) {
+    pub(crate) fn halve(&mut self) {
         let mut odd_counters = 0u64;
         for word in self.table.iter_mut().flat_map(|block| block.0.iter_mut()) {
             odd_counters += u64::from((*word & ONE_MASK).count_ones());
@@ -141,10 +164,12 @@ mod tests {
             sketch.increment(7);
         }
         let before = sketch.frequency(7);
-        // Fill the sample with other keys until a reset happens.
+        // Fill the sample with other keys; the owner halves once the sample is complete.
         for key in 100..400u64 {
             sketch.increment(key.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         }
+        assert!(sketch.advance(0));
+        sketch.halve();
         assert!(sketch.frequency(7) < before);
     }
 }

@@ -40,7 +40,7 @@ fn pending_loads<K, V, S>(cache: &Cache<K, V, S>) -> usize {
     cache
         .shards
         .iter()
-        .map(|shard| shard.0.lock().pending.len())
+        .map(|shard| shard.0.read().pending.len())
         .sum()
 }
 
