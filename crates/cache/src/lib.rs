@@ -1,8 +1,9 @@
 //! A sharded, concurrent, in-process cache with a scan-resistant eviction policy.
 //!
 //! - **Bounded** by entry count, or by total weight with a [`CacheBuilder::weigher`].
-//! - **Concurrent**: `Cache` is `Send + Sync` (for `Send + Sync` keys and values) and every operation takes `&self`; keys are spread
-//!   over independently locked shards, so threads working on different keys rarely meet.
+//! - **Concurrent**: `Cache` is `Send + Sync` (for `Send + Sync` keys and values) and every
+//!   operation takes `&self`; keys are spread over independently locked shards, and reads of
+//!   one shard share its lock.
 //! - **Scan-resistant**: each shard runs W-TinyLFU with an adaptive window (the policy of
 //!   Caffeine): a new key must be more popular than the entry it would evict, so a one-off scan
 //!   does not flush the working set. The window between recency and frequency adapts by ARC's
