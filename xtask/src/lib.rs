@@ -5,8 +5,16 @@
 //! Landed so far: the run format ([`model`]) and its files ([`store`]), the criterion reader
 //! ([`criterion`]) and the statistics the decisions rest on ([`stats`]).
 
+pub mod bench;
+pub mod compare;
+pub mod config;
 pub mod criterion;
+pub mod discover;
+pub mod iai;
+pub mod meta;
 pub mod model;
+pub mod report;
+pub mod run;
 pub mod stats;
 pub mod store;
 

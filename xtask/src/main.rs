@@ -1,11 +1,14 @@
 //! `cargo xtask`: parses the command line and dispatches; the logic lives in the library.
 //!
-//! Exit codes: 0 no regression, 1 a benchmark regressed, 2 the harness could not do its job.
+//! Exit codes: 0 no regression, 1 at least one benchmark regressed, 2 the harness could not do
+//! its job (the message says what and how to fix it).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use xtask::bench::{self, BenchOptions, ReportOptions};
 
 /// The workspace's tooling: the benchmark harness.
 #[derive(Debug, Parser)]
@@ -17,15 +20,55 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Benchmarks: run, compare with baselines, import criterion output.
+    /// Run every benchmark, compare with the committed baseline of this machine, report.
+    /// Exit 0: no regression; 1: a benchmark regressed; 2: the harness could not do its job.
+    #[command(args_conflicts_with_subcommands = true)]
     Bench {
+        #[command(flatten)]
+        run: RunArgs,
         #[command(subcommand)]
-        command: BenchCommand,
+        command: Option<BenchCommand>,
     },
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// Only benchmarks whose id matches this regular expression.
+    #[arg(long, value_name = "REGEX")]
+    filter: Option<String>,
+    /// A smoke run: short measurements; still exercises every stage. Wall-time verdicts are
+    /// advisory in this mode.
+    #[arg(long)]
+    quick: bool,
+    #[command(flatten)]
+    reports: ReportArgs,
+}
+
+#[derive(Debug, Args)]
+struct ReportArgs {
+    /// Also write the comparison as JSON here.
+    #[arg(long, value_name = "PATH")]
+    json: Option<PathBuf>,
+    /// Also write the comparison as Markdown here (for a pull-request comment).
+    #[arg(long, value_name = "PATH")]
+    markdown: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
+    /// Compare two recorded runs offline, with the same rules and exit codes. OLD and NEW are
+    /// run files, criterion folders (such as target/criterion), or FOLDER:BASELINE for a
+    /// criterion baseline saved with --save-baseline.
+    Diff {
+        old: String,
+        new: String,
+        /// The practical threshold for every benchmark, in percent (overrides bench.toml's
+        /// defaults, not its per-benchmark overrides).
+        #[arg(long, value_name = "PCT")]
+        threshold: Option<f64>,
+        #[command(flatten)]
+        reports: ReportArgs,
+    },
     /// Read a criterion output directory (this workspace's or any other project's) into a run
     /// file, with every benchmark's raw samples.
     Import {
@@ -39,28 +82,80 @@ enum BenchCommand {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// Make the latest run (or --run FILE) the committed baseline of its machine, recording why.
+    Accept {
+        /// Why these numbers are the right ones (recorded in the baseline file).
+        #[arg(long)]
+        reason: String,
+        /// The run file to accept instead of the latest run.
+        #[arg(long, value_name = "FILE")]
+        run: Option<PathBuf>,
+    },
+}
+
+impl From<ReportArgs> for ReportOptions {
+    fn from(args: ReportArgs) -> Self {
+        ReportOptions {
+            json: args.json,
+            markdown: args.markdown,
+        }
+    }
+}
+
+/// The workspace root: `xtask/` sits directly below it.
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives inside the workspace")
+        .to_path_buf()
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Bench { command } => match command {
-            BenchCommand::Import {
-                dir,
-                baseline,
-                output,
-            } => xtask::import(&dir, &baseline, &output).map(|n_benchmarks| {
-                eprintln!(
-                    "imported {n_benchmarks} benchmarks from {} into {}",
-                    dir.display(),
-                    output.display()
-                );
-                ExitCode::SUCCESS
+    // The first Ctrl-C stops the benchmark in progress; nothing is recorded after it.
+    let _ = ctrlc::set_handler(|| xtask::run::INTERRUPTED.store(true, Ordering::SeqCst));
+    let root = workspace_root();
+    let Command::Bench { run, command } = cli.command;
+    let result = match command {
+        None => bench::bench(
+            &root,
+            &BenchOptions {
+                filter: run.filter,
+                quick: run.quick,
+                json: run.reports.json,
+                markdown: run.reports.markdown,
+            },
+        ),
+        Some(BenchCommand::Diff {
+            old,
+            new,
+            threshold,
+            reports,
+        }) => bench::diff(&root, &old, &new, threshold, &reports.into()),
+        Some(BenchCommand::Import {
+            dir,
+            baseline,
+            output,
+        }) => xtask::import(&dir, &baseline, &output).map(|n_benchmarks| {
+            eprintln!(
+                "imported {n_benchmarks} benchmarks from {} into {}",
+                dir.display(),
+                output.display()
+            );
+            false
+        }),
+        Some(BenchCommand::Accept { reason, run }) => bench::accept(&root, &reason, run.as_deref())
+            .map(|path| {
+                eprintln!("accepted as baseline: {} (reason recorded)", path.display());
+                false
             }),
-        },
     };
-    result.unwrap_or_else(|error| {
-        eprintln!("error: {error:#}");
-        ExitCode::from(2)
-    })
+    match result {
+        Ok(false) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::from(1),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
 }

@@ -34,6 +34,21 @@ pub struct RunMeta {
     /// Where the run came from when it was not measured by the harness, for example
     /// `criterion:/path/to/target/criterion (baseline "new")`.
     pub source: Option<String>,
+    /// The `--filter` the run was made with: a filtered run is a subset and cannot become a
+    /// baseline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
+    /// Set when the run was accepted as a baseline: why, and when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted: Option<Acceptance>,
+}
+
+/// The record of a run being accepted as the committed baseline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Acceptance {
+    pub reason: String,
+    /// RFC 3339, UTC.
+    pub time: String,
 }
 
 /// The machine a run was measured on; wall times only compare within one machine class.
@@ -58,7 +73,7 @@ pub enum Metric {
 /// One benchmark's measurements.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Benchmark {
-    /// criterion's `full_id`, or iai-callgrind's `module::group::function id`.
+    /// criterion's `full_id`, or iai-callgrind's `bench_target::group::function/id`.
     pub id: String,
     pub metric: Metric,
     /// `ns` for wall time, `instructions` for counts.

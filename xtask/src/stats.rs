@@ -267,6 +267,17 @@ pub fn bonferroni_alpha(alpha: f64, m: usize) -> f64 {
 /// # Panics
 /// If either sample is empty or contains a non-finite value.
 pub fn mann_whitney_p_greater(a: &[f64], b: &[f64]) -> f64 {
+    mann_whitney_p_values(a, b).0
+}
+
+/// Both one-sided Mann–Whitney p-values from one ranking: `(p_greater, p_less)`, where
+/// `p_greater` is [`mann_whitney_p_greater`]`(a, b)` ("`b` is stochastically greater than `a`")
+/// and `p_less` is the same for "`b` is stochastically smaller" (equal to
+/// `mann_whitney_p_greater(b, a)`). Both are 1 when every value is tied.
+///
+/// # Panics
+/// If either sample is empty or contains a non-finite value.
+pub fn mann_whitney_p_values(a: &[f64], b: &[f64]) -> (f64, f64) {
     assert!(
         !a.is_empty() && !b.is_empty(),
         "stats: Mann–Whitney needs two non-empty samples"
@@ -279,7 +290,7 @@ pub fn mann_whitney_p_greater(a: &[f64], b: &[f64]) -> f64 {
         .map(|&x| (x, false))
         .chain(b.iter().map(|&x| (x, true)))
         .collect();
-    pooled.sort_by(|x, y| x.0.total_cmp(&y.0));
+    pooled.sort_unstable_by(|x, y| x.0.total_cmp(&y.0));
     let total = pooled.len();
     let (mut rank_sum_b, mut tie_term) = (0.0, 0.0);
     let mut i = 0;
@@ -296,14 +307,16 @@ pub fn mann_whitney_p_greater(a: &[f64], b: &[f64]) -> f64 {
         tie_term += t * t * t - t;
         i = j + 1;
     }
-    let u = rank_sum_b - m * (m + 1.0) / 2.0;
+    let u_b = rank_sum_b - m * (m + 1.0) / 2.0;
+    let u_a = n * m - u_b;
     let big_n = n + m;
     let var = n * m / 12.0 * ((big_n + 1.0) - tie_term / (big_n * (big_n - 1.0)));
     if var <= 0.0 {
-        return 1.0;
+        return (1.0, 1.0);
     }
-    let z = (u - n * m / 2.0 - 0.5) / var.sqrt();
-    normal_cdf(-z)
+    let sd = var.sqrt();
+    let p = |u: f64| normal_cdf(-((u - n * m / 2.0 - 0.5) / sd));
+    (p(u_b), p(u_a))
 }
 
 /// All `n·m` pairwise differences `b_j − a_i`, unsorted.
@@ -360,6 +373,154 @@ pub fn shift_interval(a: &[f64], b: &[f64], alpha: f64) -> Option<(f64, f64)> {
     let lo = select(&mut d, k - 1);
     let hi = select(&mut d, nm - k);
     Some((lo, hi))
+}
+
+/// Above this many pairwise differences [`shift_analysis`] stops materialising them (8 bytes
+/// each) and finds order statistics by counting over the sorted samples instead.
+pub const PAIRWISE_BUFFER_MAX: usize = 1 << 22;
+
+/// Reusable buffers for [`shift_analysis`], so a suite of comparisons allocates once.
+#[derive(Debug, Default, Clone)]
+pub struct ShiftScratch {
+    diffs: Vec<f64>,
+    a: Vec<f64>,
+    b: Vec<f64>,
+}
+
+/// The two-sample Hodges–Lehmann shift of `b − a` and its Mann–Whitney (Moses) interval.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ShiftAnalysis {
+    /// [`hl_two_sample_shift`]`(a, b)`.
+    pub estimate: f64,
+    /// [`shift_interval`]`(a, b, alpha)`: `None` when the samples are too small for the level.
+    pub interval: Option<(f64, f64)>,
+}
+
+/// [`hl_two_sample_shift`] and [`shift_interval`] in one pass: the `n·m` differences are
+/// computed once into `scratch`, and the median and both interval ranks are found by selection
+/// within the partitions left by the previous one (no sort). Above [`PAIRWISE_BUFFER_MAX`]
+/// differences, order statistics come from bisection over values with a linear-time count on
+/// the sorted samples, so memory stays `O(n + m)`. Results equal the two separate functions'.
+///
+/// # Panics
+/// If either sample is empty or contains a non-finite value, or `alpha` is outside `(0, 1)`.
+pub fn shift_analysis(
+    a: &[f64],
+    b: &[f64],
+    alpha: f64,
+    scratch: &mut ShiftScratch,
+) -> ShiftAnalysis {
+    shift_analysis_with_limit(a, b, alpha, scratch, PAIRWISE_BUFFER_MAX)
+}
+
+fn shift_analysis_with_limit(
+    a: &[f64],
+    b: &[f64],
+    alpha: f64,
+    scratch: &mut ShiftScratch,
+    limit: usize,
+) -> ShiftAnalysis {
+    assert!(
+        !a.is_empty() && !b.is_empty(),
+        "stats: two-sample shift needs two non-empty samples"
+    );
+    assert_finite(a, "first sample");
+    assert_finite(b, "second sample");
+    let k = shift_interval_k(a.len(), b.len(), alpha);
+    let nm = a.len().saturating_mul(b.len());
+    let mid = nm / 2;
+    if nm <= limit {
+        let d = &mut scratch.diffs;
+        d.clear();
+        d.reserve(nm);
+        for &y in b {
+            d.extend(a.iter().map(|&x| y - x));
+        }
+        let hi = select(d, mid);
+        let (left, right) = d.split_at_mut(mid);
+        let right = &mut right[1..];
+        let estimate = if nm % 2 == 1 {
+            hi
+        } else {
+            let lo = left.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            lo + (hi - lo) / 2.0
+        };
+        // k <= nm/2 - 1 by construction, so the lower end lies left of the median and the
+        // upper end (index nm - k) right of it; select within those partitions only.
+        let interval = k.map(|k| {
+            let at = |i: usize, left: &mut [f64], right: &mut [f64]| {
+                if i < mid {
+                    select(left, i)
+                } else if i == mid {
+                    hi
+                } else {
+                    select(right, i - mid - 1)
+                }
+            };
+            let lo = at(k - 1, left, right);
+            let up = at(nm - k, left, right);
+            (lo, up)
+        });
+        ShiftAnalysis { estimate, interval }
+    } else {
+        let (sa, sb) = (&mut scratch.a, &mut scratch.b);
+        sa.clear();
+        sa.extend_from_slice(a);
+        sa.sort_unstable_by(f64::total_cmp);
+        sb.clear();
+        sb.extend_from_slice(b);
+        sb.sort_unstable_by(f64::total_cmp);
+        let hi = kth_difference_sorted(sa, sb, mid);
+        let estimate = if nm % 2 == 1 {
+            hi
+        } else {
+            let lo = kth_difference_sorted(sa, sb, mid - 1);
+            lo + (hi - lo) / 2.0
+        };
+        let interval = k.map(|k| {
+            (
+                kth_difference_sorted(sa, sb, k - 1),
+                kth_difference_sorted(sa, sb, nm - k),
+            )
+        });
+        ShiftAnalysis { estimate, interval }
+    }
+}
+
+/// Maps an `f64` to an `i64` with the same order as [`f64::total_cmp`]; its own inverse.
+fn ordered_key(x: i64) -> i64 {
+    if x < 0 { x ^ i64::MAX } else { x }
+}
+
+/// The `k`-th smallest (0-based) of the differences `b_j − a_i` for ascending `a` and `b`,
+/// without materialising them: bisection over the ordered bit patterns of `f64` for the smallest
+/// value `v` with `#{b_j − a_i <= v} > k`, counting in `O(n + m)` with two pointers (rounded
+/// subtraction is monotone in each argument, so the count is exact for the computed
+/// differences). At most 64 counting passes.
+fn kth_difference_sorted(a: &[f64], b: &[f64], k: usize) -> f64 {
+    let n = a.len();
+    let count_le = |v: f64| -> usize {
+        let (mut p, mut count) = (0, 0usize);
+        for &y in b {
+            while p < n && y - a[p] > v {
+                p += 1;
+            }
+            count += n - p;
+        }
+        count
+    };
+    let to_f64 = |key: i64| f64::from_bits(ordered_key(key) as u64);
+    let mut lo = ordered_key((b[0] - a[n - 1]).to_bits() as i64);
+    let mut hi = ordered_key((b[b.len() - 1] - a[0]).to_bits() as i64);
+    while lo < hi {
+        let mid = (i128::from(lo) + (i128::from(hi) - i128::from(lo)) / 2) as i64;
+        if count_le(to_f64(mid)) > k {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    to_f64(lo)
 }
 
 /// Quantile `q` of an ascending-sorted sample by linear interpolation between order statistics
@@ -761,6 +922,46 @@ mod tests {
             })
             .count();
         assert!((25..=75).contains(&misses), "misses {misses}");
+    }
+
+    #[test]
+    fn mann_whitney_both_sides_match_single() {
+        let mut rng = Rng(31);
+        for (n, m) in [(5, 9), (20, 20), (1, 3)] {
+            let (a, b) = (rng.normals(n, 0.0), rng.normals(m, 0.3));
+            let (greater, less) = mann_whitney_p_values(&a, &b);
+            check(greater, mann_whitney_p_greater(&a, &b), 1e-15);
+            check(less, mann_whitney_p_greater(&b, &a), 1e-12);
+        }
+        assert_eq!(mann_whitney_p_values(&[0.0; 3], &[0.0; 4]), (1.0, 1.0));
+    }
+
+    #[test]
+    fn shift_analysis_matches_separate_functions_on_both_paths() {
+        let mut rng = Rng(77);
+        let mut scratch = ShiftScratch::default();
+        let mut cases: Vec<(Vec<f64>, Vec<f64>)> = [(1, 1), (2, 3), (7, 7), (10, 13), (40, 31)]
+            .into_iter()
+            .map(|(n, m)| (rng.normals(n, 0.0), rng.normals(m, 0.4)))
+            .collect();
+        // Ties and zeros, as timer-quantised data gives.
+        cases.push((
+            vec![0.0, 1.0, 1.0, 2.0, 2.0, 2.0],
+            vec![1.0, 1.0, 2.0, 3.0, 0.0],
+        ));
+        cases.push((vec![5.0; 12], vec![5.0; 9]));
+        for (a, b) in &cases {
+            for alpha in [0.05, 0.002] {
+                let want = ShiftAnalysis {
+                    estimate: hl_two_sample_shift(a, b),
+                    interval: shift_interval(a, b, alpha),
+                };
+                assert_eq!(shift_analysis(a, b, alpha, &mut scratch), want);
+                // limit 0 forces the counting path.
+                let counted = shift_analysis_with_limit(a, b, alpha, &mut scratch, 0);
+                assert_eq!(counted, want, "counting path, n {} m {}", a.len(), b.len());
+            }
+        }
     }
 
     #[test]

@@ -1,0 +1,372 @@
+//! Deciding, per benchmark, whether the new run regressed against the old one.
+
+use std::cmp::Ordering;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Config, DEFAULT_ALPHA};
+use crate::model::{Benchmark, Metric, Run, RunMeta, Summary};
+use crate::stats;
+
+/// The decision for one benchmark. Only `Regressed` fails the gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Regressed,
+    Improved,
+    Unchanged,
+    /// The estimate crosses the threshold but the confidence bound does not.
+    Inconclusive,
+    /// Only in the new run.
+    New,
+    /// Only in the old run (renamed, deleted, or filtered out).
+    Missing,
+}
+
+/// How the two sides were measured, which bounds what the comparison can see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// One run per side (a stored baseline, or two recorded runs): run-to-run variation is
+    /// invisible to the statistics, so wall time leans on the configured thresholds.
+    OneRunPerSide,
+}
+
+/// One benchmark's comparison.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    pub id: String,
+    pub metric: Metric,
+    pub unit: String,
+    pub verdict: Verdict,
+    /// Relative change of the new run against the old (0.05 = 5 % more time or instructions);
+    /// `None` for `New` and `Missing`.
+    pub change: Option<f64>,
+    /// Confidence interval of `change`; `None` where there is none.
+    pub interval: Option<(f64, f64)>,
+    /// The practical threshold that applied (relative).
+    pub threshold: f64,
+    pub old: Option<Summary>,
+    pub new: Option<Summary>,
+    /// True when the row cannot fail the gate (for example wall times from another machine).
+    pub advisory: bool,
+    /// A short explanation, for example why a row is advisory.
+    pub note: Option<String>,
+}
+
+/// The comparison of two runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    pub mode: Mode,
+    /// Sorted by id, then metric.
+    pub rows: Vec<Row>,
+    /// Run-level remarks for the reports (one line each).
+    pub notes: Vec<String>,
+}
+
+impl Comparison {
+    /// Whether the gate fails: at least one non-advisory row regressed.
+    pub fn failed(&self) -> bool {
+        self.rows
+            .iter()
+            .any(|row| row.verdict == Verdict::Regressed && !row.advisory)
+    }
+}
+
+/// The run-level remark every one-run-per-side comparison carries.
+pub const ONE_RUN_PER_SIDE_NOTE: &str = "one run per side: run-to-run variation (code layout, \
+CPU frequency, neighbours) is not measured; wall-time verdicts rest on the practical \
+thresholds, instruction counts are the precise gate";
+
+/// Compares `new` against `old` under `config`'s thresholds (mode [`Mode::OneRunPerSide`]).
+///
+/// Benchmarks pair by `(id, metric)`; rows come sorted by id, then metric.
+/// - Instruction counts are deterministic: the medians are compared exactly, and the change is
+///   `Regressed`/`Improved` as soon as it passes the threshold (interval = the point).
+/// - Wall times are compared on logarithms: the estimate is the two-sample Hodges–Lehmann shift,
+///   significance is a one-sided Mann–Whitney test per direction with Holm's procedure at
+///   `config.alpha` over all paired wall-time rows (one family per direction), and the interval
+///   is the Moses interval at level `1 − 2·alpha/m` (each side at `alpha/m`). `Regressed` needs
+///   the "slower" test rejected and the interval's lower end above the threshold; `Improved`
+///   mirrors it; an estimate past the threshold without that is `Inconclusive`. Without an
+///   interval (too few samples) a row is at most `Inconclusive`.
+/// - Wall times from different machines, or instruction counts from different toolchains, make
+///   those rows advisory: verdict kept, gate not failed.
+///
+/// Never panics on runs that `store::validate` accepts (zeros included).
+pub fn compare(old: &Run, new: &Run, config: &Config) -> Comparison {
+    let alpha = if config.alpha > 0.0 && config.alpha < 1.0 {
+        config.alpha
+    } else {
+        DEFAULT_ALPHA
+    };
+    let mut notes = vec![ONE_RUN_PER_SIDE_NOTE.to_string()];
+    let wall_advisory = machine_mismatch(&old.meta, &new.meta).map(|what| {
+        notes.push(format!(
+            "wall times were measured on different machines ({what}): wall-time rows are \
+             advisory and do not fail the gate"
+        ));
+        format!("wall time measured on another machine ({what}): advisory, not gated")
+    });
+    let instructions_advisory = match (&old.meta.rustc, &new.meta.rustc) {
+        (Some(a), Some(b)) if a != b => {
+            let what = format!("old {a}, new {b}");
+            notes.push(format!(
+                "instruction counts come from different toolchains ({what}): instruction rows \
+                 are advisory and do not fail the gate"
+            ));
+            Some(format!(
+                "instructions counted with another toolchain ({what}): advisory, not gated"
+            ))
+        }
+        _ => None,
+    };
+
+    let pairs = pair(old, new);
+    let family = pairs
+        .iter()
+        .filter(|p| p.metric == Metric::WallTime && p.old.is_some() && p.new.is_some())
+        .count();
+    // Each one-sided bound at alpha/m, so the two-sided level is 2·alpha/m (kept below 1).
+    let interval_alpha = (2.0 * alpha / family.max(1) as f64).min(0.999);
+
+    let mut scratch = Scratch::default();
+    let mut rows = Vec::with_capacity(pairs.len());
+    // For paired wall-time rows: (row index, analysis).
+    let mut wall: Vec<(usize, WallAnalysis)> = Vec::with_capacity(family);
+    for p in &pairs {
+        let threshold = config.threshold(p.id, p.metric);
+        let advisory_note = match p.metric {
+            Metric::WallTime => wall_advisory.as_deref(),
+            Metric::Instructions => instructions_advisory.as_deref(),
+        };
+        let unit = p.new.or(p.old).map(|b| b.unit.clone()).unwrap_or_default();
+        let mut row = Row {
+            id: p.id.to_string(),
+            metric: p.metric,
+            unit,
+            verdict: Verdict::Unchanged,
+            change: None,
+            interval: None,
+            threshold,
+            old: p.old.map(|b| b.summary),
+            new: p.new.map(|b| b.summary),
+            advisory: false,
+            note: None,
+        };
+        match (p.old, p.new) {
+            (None, _) => row.verdict = Verdict::New,
+            (_, None) => row.verdict = Verdict::Missing,
+            (Some(o), Some(n)) => {
+                row.advisory = advisory_note.is_some();
+                row.note = advisory_note.map(str::to_string);
+                match p.metric {
+                    Metric::Instructions => {
+                        let change = count_change(&o.samples, &n.samples, &mut scratch.a);
+                        row.change = Some(change);
+                        row.interval = Some((change, change));
+                        row.verdict = if change > threshold {
+                            Verdict::Regressed
+                        } else if change < -threshold {
+                            Verdict::Improved
+                        } else {
+                            Verdict::Unchanged
+                        };
+                    }
+                    Metric::WallTime => {
+                        let analysis =
+                            analyse_wall(&o.samples, &n.samples, interval_alpha, &mut scratch);
+                        row.change = Some(analysis.change);
+                        row.interval = analysis.interval;
+                        wall.push((rows.len(), analysis));
+                    }
+                }
+            }
+        }
+        rows.push(row);
+    }
+
+    let slower = stats::holm(
+        &wall.iter().map(|(_, a)| a.p_slower).collect::<Vec<_>>(),
+        alpha,
+    );
+    let faster = stats::holm(
+        &wall.iter().map(|(_, a)| a.p_faster).collect::<Vec<_>>(),
+        alpha,
+    );
+    for (((index, analysis), slower), faster) in wall.iter().zip(slower).zip(faster) {
+        let row = &mut rows[*index];
+        let threshold = row.threshold;
+        let beyond = analysis.change.abs() > threshold;
+        row.verdict = match analysis.interval {
+            Some((lo, _)) if slower && lo > threshold => Verdict::Regressed,
+            Some((_, hi)) if faster && hi < -threshold => Verdict::Improved,
+            _ if beyond => Verdict::Inconclusive,
+            _ => Verdict::Unchanged,
+        };
+        if analysis.interval.is_none() {
+            let (n_old, n_new) = (row.old.map_or(0, |s| s.n), row.new.map_or(0, |s| s.n));
+            let few = format!(
+                "too few samples for a confidence interval at this suite's level ({n_old} old, \
+                 {n_new} new): decided on the estimate alone, never regressed"
+            );
+            row.note = Some(match row.note.take() {
+                Some(note) => format!("{note}; {few}"),
+                None => few,
+            });
+        }
+    }
+
+    Comparison {
+        mode: Mode::OneRunPerSide,
+        rows,
+        notes,
+    }
+}
+
+/// One `(id, metric)` with whichever sides have it.
+struct Pair<'a> {
+    id: &'a str,
+    metric: Metric,
+    old: Option<&'a Benchmark>,
+    new: Option<&'a Benchmark>,
+}
+
+/// Pairs the benchmarks of both runs by `(id, metric)`, sorted. Runs are normally sorted
+/// already; sorting references here keeps the result right for any order.
+fn pair<'a>(old: &'a Run, new: &'a Run) -> Vec<Pair<'a>> {
+    let key = |b: &&'a Benchmark| (b.id.as_str(), b.metric);
+    let sorted = |run: &'a Run| {
+        let mut v: Vec<&'a Benchmark> = run.benchmarks.iter().collect();
+        v.sort_by(|a, b| key(a).cmp(&key(b)));
+        v
+    };
+    let (old, new) = (sorted(old), sorted(new));
+    let mut out = Vec::with_capacity(old.len().max(new.len()));
+    let (mut i, mut j) = (0, 0);
+    while i < old.len() || j < new.len() {
+        let order = match (old.get(i), new.get(j)) {
+            (Some(o), Some(n)) => key(o).cmp(&key(n)),
+            (Some(_), None) => Ordering::Less,
+            _ => Ordering::Greater,
+        };
+        let (o, n) = match order {
+            Ordering::Less => (old.get(i).copied(), None),
+            Ordering::Greater => (None, new.get(j).copied()),
+            Ordering::Equal => (old.get(i).copied(), new.get(j).copied()),
+        };
+        i += usize::from(o.is_some());
+        j += usize::from(n.is_some());
+        let b = o.or(n).expect("one side is present");
+        // A duplicate (id, metric) within one run (rejected by `store::validate`) would pair
+        // with nothing and show up as its own row; no panic either way.
+        out.push(Pair {
+            id: b.id.as_str(),
+            metric: b.metric,
+            old: o,
+            new: n,
+        });
+    }
+    out
+}
+
+/// What differs between the two runs' machines, when both record one and a field known on both
+/// sides (CPU model, cores, OS) differs.
+fn machine_mismatch(old: &RunMeta, new: &RunMeta) -> Option<String> {
+    let (Some(a), Some(b)) = (&old.machine, &new.machine) else {
+        return None;
+    };
+    let mut diffs = Vec::new();
+    if let (Some(x), Some(y)) = (&a.cpu_model, &b.cpu_model)
+        && x != y
+    {
+        diffs.push(format!("CPU {x} vs {y}"));
+    }
+    if let (Some(x), Some(y)) = (a.cores, b.cores)
+        && x != y
+    {
+        diffs.push(format!("{x} vs {y} cores"));
+    }
+    if let (Some(x), Some(y)) = (&a.os, &b.os)
+        && x != y
+    {
+        diffs.push(format!("OS {x} vs {y}"));
+    }
+    (!diffs.is_empty()).then(|| diffs.join(", "))
+}
+
+/// Reusable buffers for a whole comparison.
+#[derive(Default)]
+struct Scratch {
+    a: Vec<f64>,
+    b: Vec<f64>,
+    shift: stats::ShiftScratch,
+}
+
+/// `median(new) / median(old) − 1` for exact counts; an old count of 0 counts as 1 (and 0 → 0
+/// is no change).
+fn count_change(old: &[f64], new: &[f64], buf: &mut Vec<f64>) -> f64 {
+    let mut median = |xs: &[f64]| {
+        buf.clear();
+        buf.extend_from_slice(xs);
+        let n = buf.len();
+        let hi = *buf.select_nth_unstable_by(n / 2, f64::total_cmp).1;
+        if n % 2 == 1 {
+            hi
+        } else {
+            let lo = buf[..n / 2]
+                .iter()
+                .copied()
+                .fold(f64::NEG_INFINITY, f64::max);
+            lo + (hi - lo) / 2.0
+        }
+    };
+    let (o, n) = (median(old), median(new));
+    if o == 0.0 {
+        if n == 0.0 { 0.0 } else { n - 1.0 }
+    } else {
+        finite(n / o - 1.0)
+    }
+}
+
+/// The numbers the wall-time decision needs for one benchmark.
+#[derive(Debug, Clone, Copy)]
+struct WallAnalysis {
+    change: f64,
+    interval: Option<(f64, f64)>,
+    p_slower: f64,
+    p_faster: f64,
+}
+
+fn analyse_wall(old: &[f64], new: &[f64], interval_alpha: f64, s: &mut Scratch) -> WallAnalysis {
+    // Ranks do not change under ln, so Mann–Whitney runs on the raw times.
+    let (p_slower, p_faster) = stats::mann_whitney_p_values(old, new);
+    // A zero time has no logarithm: floor it at half the smallest positive time of either side
+    // (all zero on both sides: every log is 0, no change).
+    let floor = old
+        .iter()
+        .chain(new)
+        .copied()
+        .filter(|&x| x > 0.0)
+        .fold(f64::INFINITY, f64::min);
+    let floor = if floor.is_finite() { floor / 2.0 } else { 1.0 };
+    let ln = |xs: &[f64], buf: &mut Vec<f64>| {
+        buf.clear();
+        buf.extend(xs.iter().map(|&x| x.max(floor).ln()));
+    };
+    ln(old, &mut s.a);
+    ln(new, &mut s.b);
+    let shift = stats::shift_analysis(&s.a, &s.b, interval_alpha, &mut s.shift);
+    let relative = |x: f64| finite(x.exp_m1());
+    WallAnalysis {
+        change: relative(shift.estimate),
+        interval: shift.interval.map(|(lo, hi)| (relative(lo), relative(hi))),
+        p_slower,
+        p_faster,
+    }
+}
+
+/// Keeps a ratio finite (an absurd ratio such as 1e300 over 1e-300 would overflow).
+fn finite(x: f64) -> f64 {
+    x.clamp(f64::MIN, f64::MAX)
+}

@@ -1,0 +1,235 @@
+//! The harness's configuration: `bench.toml` at the workspace root.
+//!
+//! ```toml
+//! alpha = 0.01                 # error rate of the whole suite (Holm-controlled)
+//!
+//! [wall_time]
+//! threshold = 0.10             # practical threshold, relative
+//!
+//! [instructions]
+//! threshold = 0.002
+//!
+//! [[override]]
+//! pattern = "cache/*/2t/*"     # a glob on benchmark ids, or "re:<regex>"
+//! metric = "wall_time"         # optional: only this metric
+//! threshold = 0.30
+//! ```
+//! Later overrides win over earlier ones. A missing file means the defaults.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+use crate::model::Metric;
+
+/// Defaults: wall time must move by 10 % (run-to-run shifts of several percent are normal on
+/// a shared machine, DETECTION.md), instructions by 0.2 %.
+pub const DEFAULT_WALL_TIME_THRESHOLD: f64 = 0.10;
+pub const DEFAULT_INSTRUCTIONS_THRESHOLD: f64 = 0.002;
+pub const DEFAULT_ALPHA: f64 = 0.01;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The suite-wide error rate, split over the benchmarks by Holm's procedure.
+    pub alpha: f64,
+    pub wall_time_threshold: f64,
+    pub instructions_threshold: f64,
+    overrides: Vec<Override>,
+}
+
+#[derive(Debug, Clone)]
+struct Override {
+    matcher: Matcher,
+    metric: Option<Metric>,
+    threshold: f64,
+}
+
+#[derive(Debug, Clone)]
+enum Matcher {
+    Glob(globset::GlobMatcher),
+    Regex(regex::Regex),
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            alpha: DEFAULT_ALPHA,
+            wall_time_threshold: DEFAULT_WALL_TIME_THRESHOLD,
+            instructions_threshold: DEFAULT_INSTRUCTIONS_THRESHOLD,
+            overrides: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    alpha: Option<f64>,
+    wall_time: Option<MetricSection>,
+    instructions: Option<MetricSection>,
+    #[serde(default, rename = "override")]
+    overrides: Vec<OverrideSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MetricSection {
+    threshold: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OverrideSection {
+    pattern: String,
+    metric: Option<Metric>,
+    threshold: f64,
+}
+
+impl Config {
+    /// Reads `path`; a missing file gives the defaults.
+    pub fn load(path: &Path) -> anyhow::Result<Config> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Config::default());
+            }
+            Err(error) => {
+                return Err(error).with_context(|| format!("cannot read {}", path.display()));
+            }
+        };
+        Config::parse(&text).with_context(|| format!("invalid configuration in {}", path.display()))
+    }
+
+    /// Parses the TOML text of a configuration file.
+    pub fn parse(text: &str) -> anyhow::Result<Config> {
+        let file: File = toml::from_str(text)?;
+        let mut config = Config::default();
+        if let Some(alpha) = file.alpha {
+            if !(alpha > 0.0 && alpha < 1.0) {
+                bail!("alpha must be between 0 and 1, got {alpha}");
+            }
+            config.alpha = alpha;
+        }
+        if let Some(threshold) = file.wall_time.and_then(|section| section.threshold) {
+            config.wall_time_threshold = check_threshold(threshold)?;
+        }
+        if let Some(threshold) = file.instructions.and_then(|section| section.threshold) {
+            config.instructions_threshold = check_threshold(threshold)?;
+        }
+        for section in file.overrides {
+            let matcher = match section.pattern.strip_prefix("re:") {
+                Some(pattern) => Matcher::Regex(
+                    regex::Regex::new(pattern)
+                        .with_context(|| format!("bad regex in override {:?}", section.pattern))?,
+                ),
+                None => Matcher::Glob(
+                    globset::GlobBuilder::new(&section.pattern)
+                        .literal_separator(false)
+                        .build()
+                        .with_context(|| format!("bad glob in override {:?}", section.pattern))?
+                        .compile_matcher(),
+                ),
+            };
+            config.overrides.push(Override {
+                matcher,
+                metric: section.metric,
+                threshold: check_threshold(section.threshold)?,
+            });
+        }
+        Ok(config)
+    }
+
+    /// The practical threshold for one benchmark: the last matching override, or the
+    /// metric's default.
+    pub fn threshold(&self, id: &str, metric: Metric) -> f64 {
+        self.overrides
+            .iter()
+            .rev()
+            .find(|o| o.metric.is_none_or(|m| m == metric) && o.matcher.is_match(id))
+            .map(|o| o.threshold)
+            .unwrap_or(match metric {
+                Metric::WallTime => self.wall_time_threshold,
+                Metric::Instructions => self.instructions_threshold,
+            })
+    }
+
+    /// Overrides every default threshold (the `--threshold` flag), keeping per-benchmark ones.
+    pub fn with_threshold(mut self, threshold: f64) -> Config {
+        self.wall_time_threshold = threshold;
+        self.instructions_threshold = threshold;
+        self
+    }
+}
+
+impl Matcher {
+    fn is_match(&self, id: &str) -> bool {
+        match self {
+            Matcher::Glob(glob) => glob.is_match(id),
+            Matcher::Regex(regex) => regex.is_match(id),
+        }
+    }
+}
+
+fn check_threshold(threshold: f64) -> anyhow::Result<f64> {
+    if !(threshold.is_finite() && threshold >= 0.0) {
+        bail!("a threshold must be a non-negative fraction (0.05 = 5 %), got {threshold}");
+    }
+    Ok(threshold)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(toml: &str, id: &str, metric: Metric, expected: f64) {
+        let config = Config::parse(toml).unwrap();
+        assert_eq!(config.threshold(id, metric), expected, "{id} {metric:?}");
+    }
+
+    #[test]
+    fn defaults_without_a_file() {
+        check("", "a/b", Metric::WallTime, DEFAULT_WALL_TIME_THRESHOLD);
+        check(
+            "",
+            "a/b",
+            Metric::Instructions,
+            DEFAULT_INSTRUCTIONS_THRESHOLD,
+        );
+        let config = Config::load(Path::new("/nonexistent/bench.toml")).unwrap();
+        assert_eq!(config.alpha, DEFAULT_ALPHA);
+    }
+
+    #[test]
+    fn overrides_by_glob_regex_and_metric_last_wins() {
+        let toml = r#"
+            [wall_time]
+            threshold = 0.05
+            [[override]]
+            pattern = "cache/*/2t/*"
+            threshold = 0.3
+            [[override]]
+            pattern = "re:^cache/get/.*/moka$"
+            metric = "wall_time"
+            threshold = 0.5
+        "#;
+        check(toml, "cache/get/zipf-1.0/2t/ours", Metric::WallTime, 0.3);
+        check(toml, "cache/get/zipf-1.0/2t/moka", Metric::WallTime, 0.5);
+        check(
+            toml,
+            "cache/get/zipf-1.0/2t/moka",
+            Metric::Instructions,
+            0.3,
+        );
+        check(toml, "cache/get/zipf-1.0/1t/ours", Metric::WallTime, 0.05);
+    }
+
+    #[test]
+    fn bad_files_are_refused() {
+        assert!(Config::parse("alpha = 2").is_err());
+        assert!(Config::parse("[wall_time]\nthreshold = -1").is_err());
+        assert!(Config::parse("[[override]]\npattern = \"re:(\"\nthreshold = 0.1").is_err());
+        assert!(Config::parse("unknown = 1").is_err());
+        assert!(Config::parse("alpha = ").is_err());
+    }
+}

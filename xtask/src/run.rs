@@ -1,0 +1,261 @@
+//! Building and running the benchmark executables, with a progress bar.
+//!
+//! Benchmarks are built once with `cargo bench --no-run` and then run directly, so the harness
+//! controls where their output goes (`CRITERION_HOME`, iai-callgrind's home), can count them
+//! for the progress bar, and can stop them on Ctrl-C.
+
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use cargo_metadata::{Message, TargetKind};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::discover::BenchTarget;
+
+/// Set by the Ctrl-C handler; running benchmarks are stopped and nothing is written.
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// How many lines of a failed benchmark's output to show.
+const TAIL_LINES: usize = 20;
+
+/// A bench target and its built executable.
+#[derive(Debug, Clone)]
+pub struct Built {
+    pub target: BenchTarget,
+    pub executable: PathBuf,
+}
+
+/// Builds `targets` in release mode (the `bench` profile) with one `cargo bench --no-run` per
+/// package, and finds their executables from cargo's JSON messages.
+///
+/// `env` is set for the build: iai-callgrind benches compile in the path of their runner
+/// (`IAI_CALLGRIND_RUNNER`), so it must be set when they are built, not only when they run.
+pub fn build(
+    root: &Path,
+    targets: &[BenchTarget],
+    env: &[(OsString, OsString)],
+) -> anyhow::Result<Vec<Built>> {
+    let mut built = Vec::new();
+    let mut packages: Vec<&str> = targets.iter().map(|t| t.package.as_str()).collect();
+    packages.dedup();
+    for package in packages {
+        let of_package: Vec<&BenchTarget> =
+            targets.iter().filter(|t| t.package == package).collect();
+        let mut command = Command::new(cargo());
+        command
+            .current_dir(root)
+            .args([
+                "bench",
+                "--no-run",
+                "--message-format=json-render-diagnostics",
+            ])
+            .args(["--package", package])
+            .envs(env.iter().map(|(k, v)| (k, v)));
+        for target in &of_package {
+            command.args(["--bench", &target.name]);
+        }
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("cannot run cargo")?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut executables = Vec::new();
+        for message in Message::parse_stream(BufReader::new(stdout)) {
+            if let Message::CompilerArtifact(artifact) =
+                message.context("reading cargo's output")?
+                && artifact.target.kind.contains(&TargetKind::Bench)
+                && let Some(executable) = artifact.executable
+            {
+                executables.push((artifact.target.name.clone(), executable.into_std_path_buf()));
+            }
+        }
+        let status = child.wait().context("waiting for cargo")?;
+        if !status.success() {
+            bail!(
+                "building the benchmarks of package {package} failed; see the compiler output above"
+            );
+        }
+        for target in of_package {
+            let executable = executables
+                .iter()
+                .find(|(name, _)| *name == target.name)
+                .map(|(_, path)| path.clone())
+                .with_context(|| {
+                    format!(
+                        "cargo built no executable for bench {}/{}",
+                        target.package, target.name
+                    )
+                })?;
+            built.push(Built {
+                target: target.clone(),
+                executable,
+            });
+        }
+    }
+    Ok(built)
+}
+
+fn cargo() -> OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+/// The ids a criterion executable would run with this filter (`--list`).
+pub fn list_criterion(built: &Built, filter: Option<&str>) -> anyhow::Result<Vec<String>> {
+    let mut command = Command::new(&built.executable);
+    command
+        .current_dir(&built.target.package_dir)
+        .args(["--bench", "--list"]);
+    if let Some(filter) = filter {
+        command.arg(filter);
+    }
+    let output = command
+        .output()
+        .with_context(|| format!("cannot run {}", built.executable.display()))?;
+    if !output.status.success() {
+        bail!(
+            "benchmark {}/{} failed to list its benchmarks ({}): {}",
+            built.target.package,
+            built.target.name,
+            output.status,
+            last_line(&String::from_utf8_lossy(&output.stderr))
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| line.strip_suffix(": benchmark"))
+        .map(str::to_string)
+        .collect())
+}
+
+fn last_line(text: &str) -> String {
+    text.lines()
+        .rev()
+        .find(|line| !line.trim().is_empty())
+        .unwrap_or("")
+        .trim()
+        .to_string()
+}
+
+/// A progress bar on stderr: benchmark n of N with an ETA; hidden when stderr is not a terminal.
+pub fn progress_bar(total: u64) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} benchmark {pos}/{len}, ETA {eta} {wide_msg}",
+        )
+        .expect("the template is valid"),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+/// What to run and how.
+#[derive(Debug)]
+pub struct Invocation<'a> {
+    pub built: &'a Built,
+    pub args: Vec<OsString>,
+    pub env: Vec<(OsString, OsString)>,
+    /// Variables removed from the benchmark's environment.
+    pub env_remove: Vec<OsString>,
+    /// Lines of standard output containing this mark advance the progress bar by one.
+    pub progress_mark: Option<&'a str>,
+}
+
+/// Runs one benchmark executable to completion, advancing `bar` as its output reports
+/// finished benchmarks. Its output is kept, not shown; on failure the last lines are printed
+/// and the error names the benchmark.
+pub fn execute(invocation: &Invocation<'_>, bar: &ProgressBar) -> anyhow::Result<()> {
+    let target = &invocation.built.target;
+    bar.set_message(format!("{}/{}", target.package, target.name));
+    let mut command = Command::new(&invocation.built.executable);
+    command
+        .current_dir(&target.package_dir)
+        .args(&invocation.args)
+        // As under `cargo bench`; iai-callgrind names its output folder after it.
+        .env("CARGO_PKG_NAME", &target.package)
+        .envs(invocation.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for name in &invocation.env_remove {
+        command.env_remove(name);
+    }
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("cannot run {}", invocation.built.executable.display()))?;
+    let tail = Arc::new(Mutex::new(VecDeque::with_capacity(TAIL_LINES)));
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let readers = [
+        spawn_reader(
+            Box::new(stdout),
+            Arc::clone(&tail),
+            invocation.progress_mark.map(str::to_string),
+            bar.clone(),
+        ),
+        spawn_reader(Box::new(stderr), Arc::clone(&tail), None, bar.clone()),
+    ];
+    let status = loop {
+        if let Some(status) = child.try_wait().context("waiting for a benchmark")? {
+            break status;
+        }
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("interrupted; nothing was recorded and no baseline was touched");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    for reader in readers {
+        let _ = reader.join();
+    }
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        bail!("interrupted; nothing was recorded and no baseline was touched");
+    }
+    if !status.success() {
+        bar.suspend(|| {
+            eprintln!("--- last output of {}/{} ---", target.package, target.name);
+            for line in tail.lock().expect("no reader panics").iter() {
+                eprintln!("{line}");
+            }
+        });
+        bail!(
+            "benchmark {}/{} failed ({status}); fix it or leave it out with --filter",
+            target.package,
+            target.name
+        );
+    }
+    Ok(())
+}
+
+fn spawn_reader(
+    stream: Box<dyn std::io::Read + Send>,
+    tail: Arc<Mutex<VecDeque<String>>>,
+    progress_mark: Option<String>,
+    bar: ProgressBar,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            if progress_mark
+                .as_deref()
+                .is_some_and(|mark| line.contains(mark))
+            {
+                bar.inc(1);
+            }
+            let mut tail = tail.lock().expect("no reader panics");
+            if tail.len() == TAIL_LINES {
+                tail.pop_front();
+            }
+            tail.push_back(line);
+        }
+    })
+}
