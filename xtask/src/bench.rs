@@ -210,6 +210,7 @@ pub fn bench(root: &Path, options: &BenchOptions) -> anyhow::Result<bool> {
     }
     let mut meta = meta::collect(root);
     meta.filter = options.filter.clone();
+    meta.quick = options.quick;
     let run = Run {
         schema_version: SCHEMA_VERSION,
         meta,
@@ -221,10 +222,11 @@ pub fn bench(root: &Path, options: &BenchOptions) -> anyhow::Result<bool> {
     let class = meta::machine_class(&machine);
     let baseline_file = baseline_path(root, &class);
     if !baseline_file.exists() {
-        if options.filter.is_some() {
+        if options.filter.is_some() || options.quick {
             eprintln!(
-                "no baseline for this machine ({}) and --filter ran only a subset: nothing to compare, nothing recorded as baseline; run without --filter to create it",
-                baseline_file.display()
+                "no baseline for this machine ({}) and this was a {} run: nothing to compare, nothing recorded as baseline; run `cargo xtask bench` without flags to create it",
+                baseline_file.display(),
+                if options.quick { "--quick" } else { "--filter" }
             );
             return Ok(false);
         }
@@ -358,6 +360,12 @@ pub fn accept(root: &Path, reason: &str, run_file: Option<&Path>) -> anyhow::Res
     if let Some(filter) = &run.meta.filter {
         bail!(
             "{} was made with --filter {filter:?} and holds only some benchmarks; accept a full run",
+            path.display()
+        );
+    }
+    if run.meta.quick {
+        bail!(
+            "{} is a --quick smoke run, too short to be a baseline; accept a full run",
             path.display()
         );
     }

@@ -73,6 +73,9 @@ impl Comparison {
     }
 }
 
+/// The note on rows that `bench.toml` marks advisory.
+pub const CONFIGURED_ADVISORY_NOTE: &str = "advisory by bench.toml: reported, not gated";
+
 /// The run-level remark every one-run-per-side comparison carries.
 pub const ONE_RUN_PER_SIDE_NOTE: &str = "one run per side: run-to-run variation (code layout, \
 CPU frequency, neighbours) is not measured; wall-time verdicts rest on the practical \
@@ -123,9 +126,16 @@ pub fn compare(old: &Run, new: &Run, config: &Config) -> Comparison {
     };
 
     let pairs = pair(old, new);
+    // Rows the configuration marks advisory are not gated, so they form a family of their own
+    // and do not dilute the error control of the gated rows.
     let family = pairs
         .iter()
-        .filter(|p| p.metric == Metric::WallTime && p.old.is_some() && p.new.is_some())
+        .filter(|p| {
+            p.metric == Metric::WallTime
+                && p.old.is_some()
+                && p.new.is_some()
+                && !config.is_advisory(p.id, p.metric)
+        })
         .count();
     // Each one-sided bound at alpha/m, so the two-sided level is 2·alpha/m (kept below 1).
     let interval_alpha = (2.0 * alpha / family.max(1) as f64).min(0.999);
@@ -133,7 +143,7 @@ pub fn compare(old: &Run, new: &Run, config: &Config) -> Comparison {
     let mut scratch = Scratch::default();
     let mut rows = Vec::with_capacity(pairs.len());
     // For paired wall-time rows: (row index, analysis).
-    let mut wall: Vec<(usize, WallAnalysis)> = Vec::with_capacity(family);
+    let mut wall: Vec<(usize, bool, WallAnalysis)> = Vec::with_capacity(family);
     for p in &pairs {
         let threshold = config.threshold(p.id, p.metric);
         let advisory_note = match p.metric {
@@ -158,8 +168,13 @@ pub fn compare(old: &Run, new: &Run, config: &Config) -> Comparison {
             (None, _) => row.verdict = Verdict::New,
             (_, None) => row.verdict = Verdict::Missing,
             (Some(o), Some(n)) => {
-                row.advisory = advisory_note.is_some();
-                row.note = advisory_note.map(str::to_string);
+                let configured = config.is_advisory(p.id, p.metric);
+                row.advisory = advisory_note.is_some() || configured;
+                row.note = match (advisory_note, configured) {
+                    (Some(note), _) => Some(note.to_string()),
+                    (None, true) => Some(CONFIGURED_ADVISORY_NOTE.to_string()),
+                    (None, false) => None,
+                };
                 match p.metric {
                     Metric::Instructions => {
                         let change = count_change(&o.samples, &n.samples, &mut scratch.a);
@@ -178,7 +193,7 @@ pub fn compare(old: &Run, new: &Run, config: &Config) -> Comparison {
                             analyse_wall(&o.samples, &n.samples, interval_alpha, &mut scratch);
                         row.change = Some(analysis.change);
                         row.interval = analysis.interval;
-                        wall.push((rows.len(), analysis));
+                        wall.push((rows.len(), configured, analysis));
                     }
                 }
             }
@@ -186,16 +201,33 @@ pub fn compare(old: &Run, new: &Run, config: &Config) -> Comparison {
         rows.push(row);
     }
 
-    let slower = stats::holm(
-        &wall.iter().map(|(_, a)| a.p_slower).collect::<Vec<_>>(),
-        alpha,
-    );
-    let faster = stats::holm(
-        &wall.iter().map(|(_, a)| a.p_faster).collect::<Vec<_>>(),
-        alpha,
-    );
-    for (((index, analysis), slower), faster) in wall.iter().zip(slower).zip(faster) {
-        let row = &mut rows[*index];
+    // Holm within each family: gated rows, and rows the configuration marks advisory.
+    let mut decided = Vec::with_capacity(wall.len());
+    for family in [false, true] {
+        let members: Vec<&(usize, bool, WallAnalysis)> = wall
+            .iter()
+            .filter(|(_, configured, _)| *configured == family)
+            .collect();
+        let slower = stats::holm(
+            &members
+                .iter()
+                .map(|(_, _, a)| a.p_slower)
+                .collect::<Vec<_>>(),
+            alpha,
+        );
+        let faster = stats::holm(
+            &members
+                .iter()
+                .map(|(_, _, a)| a.p_faster)
+                .collect::<Vec<_>>(),
+            alpha,
+        );
+        for ((member, slower), faster) in members.into_iter().zip(slower).zip(faster) {
+            decided.push(((member.0, &member.2), slower, faster));
+        }
+    }
+    for ((index, analysis), slower, faster) in decided {
+        let row = &mut rows[index];
         let threshold = row.threshold;
         let beyond = analysis.change.abs() > threshold;
         row.verdict = match analysis.interval {

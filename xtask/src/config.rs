@@ -13,8 +13,13 @@
 //! pattern = "cache/*/2t/*"     # a glob on benchmark ids, or "re:<regex>"
 //! metric = "wall_time"         # optional: only this metric
 //! threshold = 0.30
+//!
+//! [[override]]
+//! pattern = "re:/moka$"
+//! advisory = true              # reported, never gated (peers, known-noisy benchmarks)
 //! ```
-//! Later overrides win over earlier ones. A missing file means the defaults.
+//! Each setting comes from the last override that matches and sets it. A missing file means
+//! the defaults.
 
 use std::path::Path;
 
@@ -42,7 +47,8 @@ pub struct Config {
 struct Override {
     matcher: Matcher,
     metric: Option<Metric>,
-    threshold: f64,
+    threshold: Option<f64>,
+    advisory: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -83,7 +89,8 @@ struct MetricSection {
 struct OverrideSection {
     pattern: String,
     metric: Option<Metric>,
-    threshold: f64,
+    threshold: Option<f64>,
+    advisory: Option<bool>,
 }
 
 impl Config {
@@ -131,10 +138,17 @@ impl Config {
                         .compile_matcher(),
                 ),
             };
+            if section.threshold.is_none() && section.advisory.is_none() {
+                bail!(
+                    "override {:?} sets nothing: give it a threshold or advisory = true",
+                    section.pattern
+                );
+            }
             config.overrides.push(Override {
                 matcher,
                 metric: section.metric,
-                threshold: check_threshold(section.threshold)?,
+                threshold: section.threshold.map(check_threshold).transpose()?,
+                advisory: section.advisory,
             });
         }
         Ok(config)
@@ -143,15 +157,27 @@ impl Config {
     /// The practical threshold for one benchmark: the last matching override, or the
     /// metric's default.
     pub fn threshold(&self, id: &str, metric: Metric) -> f64 {
-        self.overrides
-            .iter()
-            .rev()
-            .find(|o| o.metric.is_none_or(|m| m == metric) && o.matcher.is_match(id))
-            .map(|o| o.threshold)
+        self.matching(id, metric)
+            .find_map(|o| o.threshold)
             .unwrap_or(match metric {
                 Metric::WallTime => self.wall_time_threshold,
                 Metric::Instructions => self.instructions_threshold,
             })
+    }
+
+    /// Whether a benchmark is reported but never gated (`advisory = true` in an override).
+    pub fn is_advisory(&self, id: &str, metric: Metric) -> bool {
+        self.matching(id, metric)
+            .find_map(|o| o.advisory)
+            .unwrap_or(false)
+    }
+
+    /// The overrides that apply to a benchmark, last first.
+    fn matching(&self, id: &str, metric: Metric) -> impl Iterator<Item = &Override> {
+        self.overrides
+            .iter()
+            .rev()
+            .filter(move |o| o.metric.is_none_or(|m| m == metric) && o.matcher.is_match(id))
     }
 
     /// Overrides every default threshold (the `--threshold` flag), keeping per-benchmark ones.
@@ -225,11 +251,28 @@ mod tests {
     }
 
     #[test]
+    fn advisory_overrides_keep_thresholds_from_others() {
+        let toml = r#"
+            [[override]]
+            pattern = "cache/*"
+            threshold = 0.2
+            [[override]]
+            pattern = "re:/moka$"
+            advisory = true
+        "#;
+        let config = Config::parse(toml).unwrap();
+        assert!(config.is_advisory("cache/get/moka", Metric::WallTime));
+        assert!(!config.is_advisory("cache/get/ours", Metric::WallTime));
+        assert_eq!(config.threshold("cache/get/moka", Metric::WallTime), 0.2);
+    }
+
+    #[test]
     fn bad_files_are_refused() {
         assert!(Config::parse("alpha = 2").is_err());
         assert!(Config::parse("[wall_time]\nthreshold = -1").is_err());
         assert!(Config::parse("[[override]]\npattern = \"re:(\"\nthreshold = 0.1").is_err());
         assert!(Config::parse("unknown = 1").is_err());
+        assert!(Config::parse("[[override]]\npattern = \"x\"").is_err());
         assert!(Config::parse("alpha = ").is_err());
     }
 }

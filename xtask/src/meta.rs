@@ -24,6 +24,7 @@ pub fn collect(root: &Path) -> RunMeta {
         machine: Some(machine()),
         source: None,
         filter: None,
+        quick: false,
         accepted: None,
     }
 }

@@ -38,6 +38,9 @@ pub struct RunMeta {
     /// baseline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter: Option<String>,
+    /// A `--quick` smoke run: measurements too short to become a baseline.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub quick: bool,
     /// Set when the run was accepted as a baseline: why, and when.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accepted: Option<Acceptance>,

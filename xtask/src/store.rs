@@ -73,12 +73,35 @@ pub fn write_run(path: &Path, run: &Run) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    // Temporary files are created private (0600); a run file is ordinary data, so give it the
+    // destination's permissions, or those of a new file.
+    let permissions = match std::fs::metadata(path) {
+        Ok(existing) => Some(existing.permissions()),
+        Err(_) => default_permissions(),
+    };
     tmp.write_all(text.as_bytes())
+        .and_then(|()| match permissions {
+            Some(permissions) => tmp.as_file().set_permissions(permissions),
+            None => Ok(()),
+        })
         .and_then(|()| tmp.as_file().sync_all())
         .with_context(|| format!("cannot write {}", path.display()))?;
     tmp.persist(path)
         .with_context(|| format!("cannot replace {}", path.display()))?;
     Ok(())
+}
+
+/// The permissions of a new run file: readable by everyone, like any file in a checkout.
+/// Elsewhere than Unix, temporary files are not private, so there is nothing to change.
+#[cfg(unix)]
+fn default_permissions() -> Option<std::fs::Permissions> {
+    use std::os::unix::fs::PermissionsExt;
+    Some(std::fs::Permissions::from_mode(0o644))
+}
+
+#[cfg(not(unix))]
+fn default_permissions() -> Option<std::fs::Permissions> {
+    None
 }
 
 #[cfg(test)]
@@ -112,6 +135,17 @@ mod tests {
         assert_eq!(read_run(&path).unwrap(), run);
         write_run(&path, &run).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), first);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn new_files_are_world_readable() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.json");
+        write_run(&path, &run_with(vec![1.0])).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644);
     }
 
     #[test]

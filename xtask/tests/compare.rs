@@ -272,6 +272,28 @@ fn per_benchmark_override_threshold_applies() {
     );
 }
 
+#[test]
+fn configured_advisory_rows_report_but_never_fail() {
+    let config = Config::parse("[[override]]\npattern = \"re:/peer$\"\nadvisory = true\n").unwrap();
+    let old = run(vec![
+        wall("g/ours", times(21, 100, 1000.0, 0.0, SIGMA)),
+        wall("g/peer", times(23, 100, 1000.0, 0.0, SIGMA)),
+    ]);
+    let new = run(vec![
+        wall("g/ours", times(22, 100, 1000.0, 0.0, SIGMA)),
+        wall("g/peer", times(24, 100, 1000.0, 0.5, SIGMA)),
+    ]);
+    let comparison = compare(&old, &new, &config);
+    let peer = row(&comparison, "g/peer", Metric::WallTime);
+    assert_eq!(peer.verdict, Verdict::Regressed);
+    assert!(peer.advisory);
+    assert_eq!(
+        row(&comparison, "g/ours", Metric::WallTime).verdict,
+        Verdict::Unchanged
+    );
+    assert!(!comparison.failed());
+}
+
 fn machine(cpu: &str, cores: u32) -> Option<Machine> {
     Some(Machine {
         cpu_model: Some(cpu.to_string()),
