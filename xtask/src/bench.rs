@@ -381,3 +381,28 @@ pub fn accept(root: &Path, reason: &str, run_file: Option<&Path>) -> anyhow::Res
     store::write_run(&baseline_file, &run)?;
     Ok(baseline_file)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_run_at_once_is_refused_with_the_lock_file_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = lock(dir.path()).unwrap();
+        let error = format!("{:#}", lock(dir.path()).unwrap_err());
+        assert!(
+            error.contains("another `cargo xtask bench` is running"),
+            "{error}"
+        );
+        assert!(error.contains("lock"), "{error}");
+        drop(first);
+        lock(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn load_side_explains_what_it_accepts() {
+        let error = format!("{:#}", load_side("/nonexistent/run.json").unwrap_err());
+        assert!(error.contains("/nonexistent/run.json not found"), "{error}");
+    }
+}

@@ -102,12 +102,16 @@ impl From<ReportArgs> for ReportOptions {
     }
 }
 
-/// The workspace root: `xtask/` sits directly below it.
+/// The workspace root: `xtask/` sits directly below it. `XTASK_WORKSPACE` points the harness
+/// at another workspace (tests use it so they never touch this one's `baselines/`).
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives inside the workspace")
-        .to_path_buf()
+    match std::env::var_os("XTASK_WORKSPACE") {
+        Some(root) => PathBuf::from(root),
+        None => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("xtask lives inside the workspace")
+            .to_path_buf(),
+    }
 }
 
 fn main() -> ExitCode {

@@ -259,3 +259,74 @@ fn spawn_reader(
         }
     })
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use crate::discover::Harness;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// A fake benchmark executable: a shell script.
+    pub(crate) fn script(dir: &Path, body: &str) -> Built {
+        let path = dir.join("fake-bench");
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Built {
+            target: BenchTarget {
+                package: "pkg".to_string(),
+                name: "fake".to_string(),
+                harness: Harness::Criterion,
+                src_path: path.clone(),
+                package_dir: dir.to_path_buf(),
+            },
+            executable: path,
+        }
+    }
+
+    fn invocation(built: &Built) -> Invocation<'_> {
+        Invocation {
+            built,
+            args: Vec::new(),
+            env: Vec::new(),
+            env_remove: Vec::new(),
+            progress_mark: Some("time:"),
+        }
+    }
+
+    #[test]
+    fn a_panicking_benchmark_is_named_in_one_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let built = script(
+            dir.path(),
+            "echo 'thread main panicked at src/lib.rs:1:1' >&2; exit 101",
+        );
+        let error = execute(&invocation(&built), &ProgressBar::hidden()).unwrap_err();
+        let message = format!("{error:#}");
+        assert!(message.contains("benchmark pkg/fake failed"), "{message}");
+        assert!(message.contains("101"), "{message}");
+        assert_eq!(message.lines().count(), 1);
+    }
+
+    #[test]
+    fn progress_counts_finished_benchmarks() {
+        let dir = tempfile::tempdir().unwrap();
+        let built = script(
+            dir.path(),
+            "echo 'a  time: [1 ns 2 ns 3 ns]'; echo 'b'; echo '   time: [1 ns 2 ns 3 ns]'",
+        );
+        let bar = ProgressBar::hidden();
+        bar.set_length(2);
+        execute(&invocation(&built), &bar).unwrap();
+        assert_eq!(bar.position(), 2);
+    }
+
+    #[test]
+    fn listing_reads_criterion_list_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let built = script(
+            dir.path(),
+            "echo 'g/a: benchmark'; echo 'g/b c: benchmark'; echo",
+        );
+        assert_eq!(list_criterion(&built, None).unwrap(), ["g/a", "g/b c"]);
+    }
+}
