@@ -12,7 +12,7 @@ use xtask::bench::{self, BenchOptions, ReportOptions};
 
 /// The workspace's tooling: the benchmark harness.
 #[derive(Debug, Parser)]
-#[command(name = "cargo xtask", version, about, long_about = None)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", version, about, long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
