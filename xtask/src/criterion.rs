@@ -127,36 +127,13 @@ fn baseline_names(found: &[PathBuf]) -> Vec<String> {
         .collect()
 }
 
-/// Every folder at or under `dir` holding a `benchmark.json`, sorted. Symlinks are not
-/// followed below `dir`, so link loops cannot hang the walk.
+/// Every folder at or under `dir` holding a `benchmark.json`, sorted.
 fn find_baseline_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
-    if !dir.is_dir() {
-        bail!(
-            "{} is not a directory; run `cargo bench` first or pass the criterion folder",
-            dir.display()
-        );
-    }
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(current) = stack.pop() {
-        if current.join("benchmark.json").is_file() {
-            found.push(current);
-            continue;
-        }
-        let entries = fs::read_dir(&current)
-            .map_err(|e| anyhow!("cannot list {}: {e}", current.display()))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| anyhow!("cannot list {}: {e}", current.display()))?;
-            let file_type = entry
-                .file_type()
-                .map_err(|e| anyhow!("cannot stat {}: {e}", entry.path().display()))?;
-            if file_type.is_dir() {
-                stack.push(entry.path());
-            }
-        }
-    }
-    found.sort();
-    Ok(found)
+    crate::walk::select_dirs(
+        dir,
+        "run `cargo bench` first or pass the criterion folder",
+        |folder| folder.join("benchmark.json").is_file(),
+    )
 }
 
 fn load<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {

@@ -144,31 +144,15 @@ pub fn read_summaries(dir: &Path) -> Result<Vec<Benchmark>> {
 
 /// Every `summary.json` at or under `dir`, sorted. Symlinks are not followed below `dir`.
 fn find_summaries(dir: &Path) -> Result<Vec<PathBuf>> {
-    if !dir.is_dir() {
-        bail!(
-            "{} is not a directory; run the iai-callgrind benchmarks first or pass their home",
-            dir.display()
-        );
-    }
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(current) = stack.pop() {
-        let entries = fs::read_dir(&current)
-            .map_err(|e| anyhow!("cannot list {}: {e}", current.display()))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| anyhow!("cannot list {}: {e}", current.display()))?;
-            let file_type = entry
-                .file_type()
-                .map_err(|e| anyhow!("cannot stat {}: {e}", entry.path().display()))?;
-            if file_type.is_dir() {
-                stack.push(entry.path());
-            } else if file_type.is_file() && entry.file_name() == "summary.json" {
-                found.push(entry.path());
-            }
-        }
-    }
-    found.sort();
-    Ok(found)
+    let folders = crate::walk::select_dirs(
+        dir,
+        "run the iai-callgrind benchmarks first or pass their home",
+        |folder| folder.join("summary.json").is_file(),
+    )?;
+    Ok(folders
+        .into_iter()
+        .map(|folder| folder.join("summary.json"))
+        .collect())
 }
 
 fn read_summary(file: &Path) -> Result<Benchmark> {

@@ -17,6 +17,7 @@ pub mod report;
 pub mod run;
 pub mod stats;
 pub mod store;
+mod walk;
 
 use std::path::Path;
 
