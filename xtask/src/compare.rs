@@ -126,6 +126,23 @@ pub fn compare(old: &Run, new: &Run, config: &Config) -> Comparison {
     };
 
     let pairs = pair(old, new);
+    let drift = Drift::measure(&pairs, config, &mut Scratch::default());
+    if let Some(note) = drift.note() {
+        notes.push(note);
+    }
+    let unstable = drift
+        .spread()
+        .filter(|&spread| spread > config.max_control_spread)
+        .map(|spread| {
+            format!(
+                "the machine was not stable during the runs: the controls' shifts spread over {:.1}% (interquartile), more than the {:.0}% allowed (max_control_spread); wall-time verdicts are advisory, instruction counts still gate; re-run on a quiet machine",
+                spread * 100.0,
+                config.max_control_spread * 100.0
+            )
+        });
+    if let Some(note) = &unstable {
+        notes.push(note.clone());
+    }
     // Rows the configuration marks advisory are not gated, so they form a family of their own
     // and do not dilute the error control of the gated rows.
     let family = pairs
@@ -169,6 +186,9 @@ pub fn compare(old: &Run, new: &Run, config: &Config) -> Comparison {
             (_, None) => row.verdict = Verdict::Missing,
             (Some(o), Some(n)) => {
                 let configured = config.is_advisory(p.id, p.metric);
+                let unstable_note = (p.metric == Metric::WallTime && unstable.is_some())
+                    .then_some("advisory: the machine was not stable during the runs");
+                let advisory_note = advisory_note.or(unstable_note);
                 row.advisory = advisory_note.is_some() || configured;
                 row.note = match (advisory_note, configured) {
                     (Some(note), _) => Some(note.to_string()),
@@ -189,8 +209,28 @@ pub fn compare(old: &Run, new: &Run, config: &Config) -> Comparison {
                         };
                     }
                     Metric::WallTime => {
-                        let analysis =
-                            analyse_wall(&o.samples, &n.samples, interval_alpha, &mut scratch);
+                        let drift = if config.is_control(p.id, p.metric) {
+                            0.0
+                        } else {
+                            drift.for_id(p.id)
+                        };
+                        let analysis = if drift == 0.0 {
+                            analyse_wall(&o.samples, &n.samples, interval_alpha, &mut scratch)
+                        } else {
+                            // Judge the change relative to the controls: take the machine's
+                            // drift out of the new side before the analysis.
+                            let factor = (-drift).exp();
+                            let adjusted: Vec<f64> = n.samples.iter().map(|x| x * factor).collect();
+                            let note = format!(
+                                "relative to the controls (machine drift {:+.1}%)",
+                                drift.exp_m1() * 100.0
+                            );
+                            row.note = Some(match row.note.take() {
+                                Some(existing) => format!("{existing}; {note}"),
+                                None => note,
+                            });
+                            analyse_wall(&o.samples, &adjusted, interval_alpha, &mut scratch)
+                        };
                         row.change = Some(analysis.change);
                         row.interval = analysis.interval;
                         wall.push((rows.len(), configured, analysis));
@@ -358,6 +398,104 @@ fn count_change(old: &[f64], new: &[f64], buf: &mut Vec<f64>) -> f64 {
         if n == 0.0 { 0.0 } else { n - 1.0 }
     } else {
         finite(n / o - 1.0)
+    }
+}
+
+/// The machine's drift between the two runs, as the controls measured it: the median log
+/// shift of the controls in each group (an id up to its last `/`), and over all controls.
+#[derive(Debug, Default)]
+struct Drift {
+    by_group: std::collections::BTreeMap<String, f64>,
+    overall: Option<f64>,
+    n_controls: usize,
+    /// Every control's log shift, sorted.
+    shifts: Vec<f64>,
+}
+
+/// Fewer controls than this are too few to judge whether the machine was stable.
+const MIN_CONTROLS_FOR_SPREAD: usize = 8;
+
+/// Fewer controls than this across the suite are too few to judge a benchmark that has none in
+/// its own group.
+const MIN_CONTROLS_OVERALL: usize = 3;
+
+impl Drift {
+    fn measure(pairs: &[Pair<'_>], config: &Config, scratch: &mut Scratch) -> Drift {
+        let mut shifts: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
+        let mut all = Vec::new();
+        for p in pairs {
+            let (Some(o), Some(n)) = (p.old, p.new) else {
+                continue;
+            };
+            if p.metric != Metric::WallTime || !config.is_control(p.id, p.metric) {
+                continue;
+            }
+            let analysis = analyse_wall(&o.samples, &n.samples, 0.5, scratch);
+            let shift = analysis.change.ln_1p();
+            shifts
+                .entry(group_of(p.id).to_string())
+                .or_default()
+                .push(shift);
+            all.push(shift);
+        }
+        let n_controls = all.len();
+        let mut sorted = all.clone();
+        sorted.sort_by(f64::total_cmp);
+        Drift {
+            shifts: sorted,
+            by_group: shifts
+                .into_iter()
+                .map(|(group, mut values)| (group, median(&mut values)))
+                .collect(),
+            overall: (n_controls >= MIN_CONTROLS_OVERALL).then(|| median(&mut all)),
+            n_controls,
+        }
+    }
+
+    /// The log drift that applies to a benchmark: its group's controls, else all controls,
+    /// else none.
+    fn for_id(&self, id: &str) -> f64 {
+        self.by_group
+            .get(group_of(id))
+            .copied()
+            .or(self.overall)
+            .unwrap_or(0.0)
+    }
+
+    fn note(&self) -> Option<String> {
+        let overall = self.overall?;
+        Some(format!(
+            "{} controls moved by a median of {:+.1}% between the runs (machine drift); wall-time changes of the other benchmarks are judged relative to the controls of their group, or to all controls",
+            self.n_controls,
+            overall.exp_m1() * 100.0
+        ))
+    }
+
+    /// The interquartile range of the controls' log shifts, when there are enough controls to
+    /// tell: a stable machine moves them together, a machine under bursty load scatters them.
+    fn spread(&self) -> Option<f64> {
+        (self.shifts.len() >= MIN_CONTROLS_FOR_SPREAD).then(|| {
+            let quantile = |q: f64| {
+                let pos = q * (self.shifts.len() - 1) as f64;
+                let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+                self.shifts[lo] + (self.shifts[hi] - self.shifts[lo]) * (pos - lo as f64)
+            };
+            quantile(0.75) - quantile(0.25)
+        })
+    }
+}
+
+fn group_of(id: &str) -> &str {
+    id.rsplit_once('/').map_or("", |(group, _)| group)
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
     }
 }
 

@@ -2,6 +2,7 @@
 //!
 //! ```toml
 //! alpha = 0.01                 # error rate of the whole suite (Holm-controlled)
+//! max_control_spread = 0.20    # controls spreading more than this: the machine was unstable
 //!
 //! [wall_time]
 //! threshold = 0.10             # practical threshold, relative
@@ -17,6 +18,7 @@
 //! [[override]]
 //! pattern = "re:/moka$"
 //! advisory = true              # reported, never gated (peers, known-noisy benchmarks)
+//! control = true               # code that does not change with ours: measures machine drift
 //! ```
 //! Each setting comes from the last override that matches and sets it. A missing file means
 //! the defaults.
@@ -33,6 +35,10 @@ use crate::model::Metric;
 pub const DEFAULT_WALL_TIME_THRESHOLD: f64 = 0.10;
 pub const DEFAULT_INSTRUCTIONS_THRESHOLD: f64 = 0.002;
 pub const DEFAULT_ALPHA: f64 = 0.01;
+/// Above this interquartile spread of the controls' log shifts, the machine was not stable
+/// during the run. Measured here: 10.7 % between two quiet runs, 29 % with builds running
+/// beside the benchmarks.
+pub const DEFAULT_MAX_CONTROL_SPREAD: f64 = 0.20;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -40,6 +46,8 @@ pub struct Config {
     pub alpha: f64,
     pub wall_time_threshold: f64,
     pub instructions_threshold: f64,
+    /// See [`DEFAULT_MAX_CONTROL_SPREAD`].
+    pub max_control_spread: f64,
     overrides: Vec<Override>,
 }
 
@@ -49,6 +57,7 @@ struct Override {
     metric: Option<Metric>,
     threshold: Option<f64>,
     advisory: Option<bool>,
+    control: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -63,6 +72,7 @@ impl Default for Config {
             alpha: DEFAULT_ALPHA,
             wall_time_threshold: DEFAULT_WALL_TIME_THRESHOLD,
             instructions_threshold: DEFAULT_INSTRUCTIONS_THRESHOLD,
+            max_control_spread: DEFAULT_MAX_CONTROL_SPREAD,
             overrides: Vec::new(),
         }
     }
@@ -72,6 +82,7 @@ impl Default for Config {
 #[serde(deny_unknown_fields)]
 struct File {
     alpha: Option<f64>,
+    max_control_spread: Option<f64>,
     wall_time: Option<MetricSection>,
     instructions: Option<MetricSection>,
     #[serde(default, rename = "override")]
@@ -91,6 +102,7 @@ struct OverrideSection {
     metric: Option<Metric>,
     threshold: Option<f64>,
     advisory: Option<bool>,
+    control: Option<bool>,
 }
 
 impl Config {
@@ -118,6 +130,9 @@ impl Config {
             }
             config.alpha = alpha;
         }
+        if let Some(spread) = file.max_control_spread {
+            config.max_control_spread = check_threshold(spread)?;
+        }
         if let Some(threshold) = file.wall_time.and_then(|section| section.threshold) {
             config.wall_time_threshold = check_threshold(threshold)?;
         }
@@ -138,9 +153,12 @@ impl Config {
                         .compile_matcher(),
                 ),
             };
-            if section.threshold.is_none() && section.advisory.is_none() {
+            if section.threshold.is_none()
+                && section.advisory.is_none()
+                && section.control.is_none()
+            {
                 bail!(
-                    "override {:?} sets nothing: give it a threshold or advisory = true",
+                    "override {:?} sets nothing: give it a threshold, advisory or control",
                     section.pattern
                 );
             }
@@ -149,6 +167,7 @@ impl Config {
                 metric: section.metric,
                 threshold: section.threshold.map(check_threshold).transpose()?,
                 advisory: section.advisory,
+                control: section.control,
             });
         }
         Ok(config)
@@ -169,6 +188,15 @@ impl Config {
     pub fn is_advisory(&self, id: &str, metric: Metric) -> bool {
         self.matching(id, metric)
             .find_map(|o| o.advisory)
+            .unwrap_or(false)
+    }
+
+    /// Whether a benchmark is a control (`control = true`): code that does not change with the
+    /// workspace's (a peer crate, say), whose shift between two runs measures the machine's
+    /// drift rather than a change of ours.
+    pub fn is_control(&self, id: &str, metric: Metric) -> bool {
+        self.matching(id, metric)
+            .find_map(|o| o.control)
             .unwrap_or(false)
     }
 
@@ -264,6 +292,10 @@ mod tests {
         assert!(config.is_advisory("cache/get/moka", Metric::WallTime));
         assert!(!config.is_advisory("cache/get/ours", Metric::WallTime));
         assert_eq!(config.threshold("cache/get/moka", Metric::WallTime), 0.2);
+        assert!(!config.is_control("cache/get/moka", Metric::WallTime));
+        let config = Config::parse("[[override]]\npattern = \"*/moka\"\ncontrol = true").unwrap();
+        assert!(config.is_control("cache/get/moka", Metric::WallTime));
+        assert!(!config.is_advisory("cache/get/moka", Metric::WallTime));
     }
 
     #[test]

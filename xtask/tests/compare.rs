@@ -294,6 +294,85 @@ fn configured_advisory_rows_report_but_never_fail() {
     assert!(!comparison.failed());
 }
 
+/// A loaded machine slows everything: the controls measure it, and ours is judged relative to
+/// them. A real regression on top of the drift is still caught.
+#[test]
+fn machine_drift_measured_by_controls_is_taken_out() {
+    let config =
+        Config::parse("[[override]]\npattern = \"re:/peer-\"\nadvisory = true\ncontrol = true\n")
+            .unwrap();
+    let suite = |seed: u64, drift: f64, ours_extra: f64| {
+        run(vec![
+            wall(
+                "g/ours",
+                times(
+                    seed,
+                    100,
+                    1000.0,
+                    (1.0 + drift) * (1.0 + ours_extra) - 1.0,
+                    SIGMA,
+                ),
+            ),
+            wall("g/peer-a", times(seed + 1, 100, 800.0, drift, SIGMA)),
+            wall("g/peer-b", times(seed + 2, 100, 1200.0, drift, SIGMA)),
+            wall("g/peer-c", times(seed + 3, 100, 900.0, drift, SIGMA)),
+        ])
+    };
+    let baseline = suite(100, 0.0, 0.0);
+    let loaded = compare(&baseline, &suite(200, 0.4, 0.0), &config);
+    let ours = row(&loaded, "g/ours", Metric::WallTime);
+    assert_eq!(ours.verdict, Verdict::Unchanged, "{ours:?}");
+    assert!(
+        ours.note.as_deref().unwrap().contains("machine drift +39.5%"),
+        "{ours:?}"
+    );
+    assert!(!loaded.failed());
+    assert!(loaded.notes.iter().any(|n| n.contains("3 controls moved")));
+
+    let regressed = compare(&baseline, &suite(300, 0.4, 0.3), &config);
+    let ours = row(&regressed, "g/ours", Metric::WallTime);
+    assert_eq!(ours.verdict, Verdict::Regressed, "{ours:?}");
+    assert!((ours.change.unwrap() - 0.3).abs() < 0.05, "{ours:?}");
+    assert!(regressed.failed());
+}
+
+/// Controls scattered by bursty load: wall time cannot be judged, so it is advisory; the
+/// instruction counts still gate.
+#[test]
+fn scattered_controls_make_wall_time_advisory_but_counts_still_gate() {
+    let config =
+        Config::parse("[[override]]\npattern = \"re:/peer-\"\nadvisory = true\ncontrol = true\n")
+            .unwrap();
+    let mut old = vec![
+        wall("g/ours", times(1, 100, 1000.0, 0.0, SIGMA)),
+        instructions("g/count", 1000.0),
+    ];
+    let mut new = vec![
+        wall("g/ours", times(2, 100, 1000.0, 0.6, SIGMA)),
+        instructions("g/count", 1020.0),
+    ];
+    for (idx, shift) in [0.0, 0.1, 0.5, 0.9, -0.2, 0.3, 0.7, 0.05, 1.2, 0.4]
+        .iter()
+        .enumerate()
+    {
+        let id = format!("h{idx}/peer-{idx}");
+        old.push(wall(&id, times(10 + idx as u64, 100, 500.0, 0.0, SIGMA)));
+        new.push(wall(&id, times(50 + idx as u64, 100, 500.0, *shift, SIGMA)));
+    }
+    let comparison = compare(&run(old), &run(new), &config);
+    assert!(
+        comparison.notes.iter().any(|n| n.contains("not stable")),
+        "{:?}",
+        comparison.notes
+    );
+    let ours = row(&comparison, "g/ours", Metric::WallTime);
+    assert!(ours.advisory, "{ours:?}");
+    let count = row(&comparison, "g/count", Metric::Instructions);
+    assert_eq!(count.verdict, Verdict::Regressed);
+    assert!(!count.advisory);
+    assert!(comparison.failed());
+}
+
 fn machine(cpu: &str, cores: u32) -> Option<Machine> {
     Some(Machine {
         cpu_model: Some(cpu.to_string()),
