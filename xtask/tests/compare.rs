@@ -323,7 +323,10 @@ fn machine_drift_measured_by_controls_is_taken_out() {
     let ours = row(&loaded, "g/ours", Metric::WallTime);
     assert_eq!(ours.verdict, Verdict::Unchanged, "{ours:?}");
     assert!(
-        ours.note.as_deref().unwrap().contains("machine drift +39.5%"),
+        ours.note
+            .as_deref()
+            .unwrap()
+            .contains("machine drift +39.5%"),
         "{ours:?}"
     );
     assert!(!loaded.failed());

@@ -5,14 +5,17 @@
 //! `max_batch_size`), and a full batch is moved whole onto the queue of sealed batches; the
 //! workers pop sealed batches, and an idle worker also watches the current batch's linger
 //! deadline. Per item this costs one lock and one push; the clock is read once per batch.
+//! Before parking, an idle worker spins briefly on an atomic activity counter (bumped when a
+//! batch is sealed), and senders only signal the condvar when a worker is actually parked.
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::task::{Wake, Waker};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
@@ -24,6 +27,13 @@ use crate::sink::{FlushFailure, Sink, SinkPanicked, with_batch_seq};
 const DEFAULT_MAX_BATCH_SIZE: usize = 256;
 const DEFAULT_LINGER: Duration = Duration::from_millis(5);
 const DEFAULT_CAPACITY_BATCHES: usize = 4;
+/// How long an idle worker watches for work (real time) before it parks on the condvar.
+///
+/// Waking a parked thread costs a syscall and a context switch on both sides; a producer that
+/// fills a batch within this window hands it over without either.
+const SPIN_BUDGET: Duration = Duration::from_micros(50);
+/// `spin_loop` hints per round of the spin before the worker yields its CPU once.
+const SPINS_PER_YIELD: u32 = 64;
 
 type FailureHandler<T> = Box<dyn Fn(FlushFailure<T>) + Send + Sync>;
 
@@ -70,13 +80,16 @@ impl<T, S: Sink<T>> DynSink<T> for S {
 
 /// What the batcher's threads share.
 struct Shared<T> {
-    state: Mutex<State<T>>,
+    state: StateLock<T>,
     /// Workers wait here for a sealed batch, a first item (to start its linger timer), or close.
     work: Condvar,
     /// Senders wait here for room in the buffer.
     room: Condvar,
     /// `close` waits here for the queue to drain and every flush to finish.
     idle: Condvar,
+    /// Bumped (under the lock) when a batch is sealed, the batcher closes or the clock jumps.
+    /// Spinning workers watch it without taking the lock.
+    activity: ActivityCounter,
     max_batch_size: usize,
     linger: Duration,
     capacity: usize,
@@ -88,6 +101,25 @@ struct Shared<T> {
     failed: Mutex<Vec<FlushFailure<T>>>,
 }
 
+/// A counter on a cache line of its own, so that spinning workers reading it do not slow down
+/// the lock that senders take.
+#[repr(align(128))]
+struct ActivityCounter(AtomicU64);
+
+impl ActivityCounter {
+    /// Records new activity; called with the state lock held, so a plain store suffices.
+    #[inline]
+    fn bump(&self) {
+        let next = self.0.load(Ordering::Relaxed).wrapping_add(1);
+        self.0.store(next, Ordering::Release);
+    }
+
+    #[inline]
+    fn get(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
 /// A batch that accepts no more items, waiting for a worker.
 struct Sealed<T> {
     items: Vec<T>,
@@ -96,20 +128,43 @@ struct Sealed<T> {
     first_sent: Duration,
 }
 
+/// The state, laid out so that what every send touches (the lock, `current`, `buffered`,
+/// `closed`, `parked_idle`) shares one cache line, and the workers' bookkeeping (the ready
+/// queue, the counters) lives on others.
+#[repr(C)]
 struct State<T> {
     /// The batch that sends push onto.
     current: Vec<T>,
+    /// Items in `current` and `ready`: those not yet handed to a worker.
+    buffered: usize,
+    /// Of `parked`, those that saw no current batch: only they need a wake-up on a first item.
+    parked_idle: usize,
+    /// Workers blocked on `work`, whether timing a linger or waiting for a first item.
+    parked: usize,
+    closed: bool,
     /// When `current`'s first item was sent; meaningless while it is empty.
     current_first_sent: Duration,
     /// Sealed batches, in sequence order.
     ready: VecDeque<Sealed<T>>,
-    /// Items in `current` and `ready`: those not yet handed to a worker.
-    buffered: usize,
     /// Batches being flushed right now.
     in_flight: usize,
     next_seq: u64,
-    closed: bool,
     counters: Counters,
+    /// An empty `Vec` reserved at `max_batch_size` for the next batch, allocated by a worker
+    /// outside the lock so that sealing a batch does not allocate under it.
+    spare: Option<Vec<T>>,
+}
+
+/// The state's lock, starting a cache line of its own (see [`State`]).
+#[repr(align(128))]
+struct StateLock<T>(Mutex<State<T>>);
+
+impl<T> std::ops::Deref for StateLock<T> {
+    type Target = Mutex<State<T>>;
+
+    fn deref(&self) -> &Mutex<State<T>> {
+        &self.0
+    }
 }
 
 impl<T> State<T> {
@@ -119,8 +174,14 @@ impl<T> State<T> {
             return;
         }
         // A closed batcher takes no more items, so its next batch needs no room.
-        let next_capacity = if self.closed { 0 } else { max_batch_size };
-        let items = std::mem::replace(&mut self.current, Vec::with_capacity(next_capacity));
+        let next = if self.closed {
+            Vec::new()
+        } else {
+            self.spare
+                .take()
+                .unwrap_or_else(|| Vec::with_capacity(max_batch_size))
+        };
+        let items = std::mem::replace(&mut self.current, next);
         let seq = self.next_seq;
         self.next_seq += 1;
         self.ready.push_back(Sealed {
@@ -214,7 +275,7 @@ impl<T: Send + 'static> BatcherBuilder<T> {
             self.max_batch_size
         );
         let shared = Arc::new(Shared {
-            state: Mutex::new(State {
+            state: StateLock(Mutex::new(State {
                 current: Vec::with_capacity(self.max_batch_size),
                 current_first_sent: Duration::ZERO,
                 ready: VecDeque::new(),
@@ -223,10 +284,14 @@ impl<T: Send + 'static> BatcherBuilder<T> {
                 next_seq: 0,
                 closed: false,
                 counters: Counters::default(),
-            }),
+                spare: None,
+                parked: 0,
+                parked_idle: 0,
+            })),
             work: Condvar::new(),
             room: Condvar::new(),
             idle: Condvar::new(),
+            activity: ActivityCounter(AtomicU64::new(0)),
             max_batch_size: self.max_batch_size,
             linger: self.linger,
             capacity,
@@ -271,7 +336,9 @@ impl<T: Send + 'static> Wake for ClockWaker<T> {
         if let Some(shared) = self.shared.upgrade() {
             // Taking the lock orders this wake-up after any waiter that read the old time
             // under the lock has started waiting, so no wake-up is lost.
-            drop(shared.state.lock());
+            let state = shared.state.lock();
+            shared.activity.bump();
+            drop(state);
             shared.work.notify_all();
             shared.room.notify_all();
         }
@@ -293,9 +360,23 @@ impl<T: Send + 'static> Shared<T> {
         state.buffered += 1;
         if state.current.len() >= self.max_batch_size {
             state.seal(self.max_batch_size);
-            self.work.notify_one();
+            self.wake_for_sealed(state);
         } else if was_empty {
-            // An idle worker must start this batch's linger timer.
+            // A worker must start this batch's linger timer. Only a worker parked with no batch
+            // to time needs waking for that: one timing a linger is timing an older batch,
+            // whose sealing wakes it; a busy worker looks at the current batch when its flush
+            // is done; and a spinning worker looks at it within the linger (see `run_worker`).
+            if state.parked_idle > 0 {
+                self.work.notify_one();
+            }
+        }
+    }
+
+    /// Tells the workers that a batch was sealed; the caller holds the lock.
+    #[inline]
+    fn wake_for_sealed(&self, state: &State<T>) {
+        self.activity.bump();
+        if state.parked > 0 {
             self.work.notify_one();
         }
     }
@@ -303,30 +384,76 @@ impl<T: Send + 'static> Shared<T> {
     /// What each worker thread runs until the batcher is closed and drained.
     fn run_worker(&self) {
         let mut state = self.state.lock();
+        // Whether the worker has already spun since it last found something to do.
+        let mut spun = false;
         loop {
             if let Some(batch) = state.ready.pop_front() {
                 state = self.flush_batch(state, batch);
+                spun = false;
                 continue;
             }
-            if !state.current.is_empty() {
+            let idle = state.current.is_empty();
+            // How long to block for: `None` until woken.
+            let block = if idle {
+                if state.closed {
+                    return;
+                }
+                None
+            } else {
                 let now = self.clock.now();
                 let deadline = state.current_first_sent.saturating_add(self.linger);
                 if state.closed || now >= deadline {
                     state.seal(self.max_batch_size);
                     continue;
                 }
-                match self.clock.max_block(deadline - now) {
-                    Some(timeout) => {
-                        self.work.wait_for(&mut state, timeout);
-                    }
-                    None => self.work.wait(&mut state),
-                }
+                self.clock.max_block(deadline - now)
+            };
+            if !spun {
+                // Watch for work for a moment before parking: the next batch is often only
+                // microseconds away, and a wake-up from the condvar costs far more.
+                let seen = self.activity.get();
+                // An idle spinner is not told about a first item (that would cost the sender a
+                // cache miss per batch), so it spins no longer than a linger: it then sees
+                // any batch started meanwhile before that batch's linger has run out.
+                let budget = block.unwrap_or(self.linger).min(SPIN_BUDGET);
+                let active =
+                    MutexGuard::unlocked(&mut state, || self.spin_for_activity(seen, budget));
+                spun = !active;
                 continue;
             }
-            if state.closed {
-                return;
+            state.parked += 1;
+            if idle {
+                state.parked_idle += 1;
             }
-            self.work.wait(&mut state);
+            match block {
+                Some(timeout) => {
+                    self.work.wait_for(&mut state, timeout);
+                }
+                None => self.work.wait(&mut state),
+            }
+            state.parked -= 1;
+            if idle {
+                state.parked_idle -= 1;
+            }
+            spun = false;
+        }
+    }
+
+    /// Spins (yielding now and then) until `activity` moves on from `seen` or `budget` of real
+    /// time has passed; whether it moved. Called without the lock.
+    fn spin_for_activity(&self, seen: u64, budget: Duration) -> bool {
+        let start = Instant::now();
+        loop {
+            for _ in 0..SPINS_PER_YIELD {
+                if self.activity.get() != seen {
+                    return true;
+                }
+                std::hint::spin_loop();
+            }
+            if start.elapsed() >= budget {
+                return self.activity.get() != seen;
+            }
+            std::thread::yield_now();
         }
     }
 
@@ -348,10 +475,12 @@ impl<T: Send + 'static> Shared<T> {
         counters.queue_time_max = counters.queue_time_max.max(waited);
         // Pass the baton: if more work is waiting, another idle worker takes it (or watches
         // the linger deadline) while this one flushes.
-        if !state.ready.is_empty() || !state.current.is_empty() {
+        // (A spinning worker needs no wake-up: it saw whatever is waiting arrive.)
+        if state.parked > 0 && (!state.ready.is_empty() || !state.current.is_empty()) {
             self.work.notify_one();
         }
         self.room.notify_all();
+        let needs_spare = state.spare.is_none() && !state.closed;
         drop(state);
 
         let seq = batch.seq;
@@ -397,8 +526,12 @@ impl<T: Send + 'static> Shared<T> {
             self.deliver_failure(failure);
         }
         let flush_end = self.clock.now();
+        let spare = needs_spare.then(|| Vec::with_capacity(self.max_batch_size));
 
         let mut state = self.state.lock();
+        if state.spare.is_none() && !state.closed {
+            state.spare = spare;
+        }
         let counters = &mut state.counters;
         if failed {
             counters.failed_flushes += 1;
@@ -502,7 +635,7 @@ impl<T: Send + 'static> Batcher<T> {
         let mut state = self.shared.state.lock();
         if !state.current.is_empty() {
             state.seal(self.shared.max_batch_size);
-            self.shared.work.notify_one();
+            self.shared.wake_for_sealed(&state);
         }
     }
 
@@ -558,6 +691,7 @@ fn close_impl<T>(batcher: &Batcher<T>) -> CloseReport {
             batches_awaited += 1;
         }
         state.seal(shared.max_batch_size);
+        shared.activity.bump();
         shared.work.notify_all();
         shared.room.notify_all();
     }

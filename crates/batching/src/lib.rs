@@ -44,9 +44,11 @@
 //! # Costs
 //! A send takes one short lock and pushes onto a `Vec` reserved for a whole batch: no
 //! allocation per item, and the clock is read once per batch (for its first item), not per
-//! item. Sealing a batch moves the `Vec` onto a queue and allocates the next one. An idle
-//! worker is woken at most twice per batch: at its first item, to time its linger, and when it
-//! is sealed. Metrics are counted per batch under the same lock, so they are always on; the
+//! item. Sealing a batch moves the `Vec` onto a queue and swaps in the next one, which a
+//! worker allocated outside the lock. A worker with nothing to do spins for a few tens of
+//! microseconds (at most a linger) before it parks, so a batch that fills quickly is handed
+//! over without a wake-up; a parked worker is woken at most twice per batch: at its first
+//! item, to time its linger, and when it is sealed. Metrics are counted per batch under the same lock, so they are always on; the
 //! queue time in [`Metrics`] is therefore per batch: the wait of its oldest item.
 //!
 //! # Example
