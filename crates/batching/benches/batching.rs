@@ -66,19 +66,37 @@ impl Sink<u64> for NoopSink {
     }
 }
 
+/// A sink with a real per-call cost: each flush is one `write` system call of the batch's
+/// bytes to `/dev/null`, as a database or network sink pays one round trip per call.
+#[derive(Debug, Clone)]
+struct DevNullSink(std::sync::Arc<std::fs::File>);
+
+impl Sink<u64> for DevNullSink {
+    type Error = Infallible;
+
+    fn flush(&self, batch: Vec<u64>) -> Result<(), (Infallible, Vec<u64>)> {
+        use std::io::Write;
+        let bytes: Vec<u8> = batch.iter().flat_map(|item| item.to_le_bytes()).collect();
+        (&*self.0)
+            .write_all(&bytes)
+            .expect("writing to /dev/null succeeds");
+        Ok(())
+    }
+}
+
 fn items() -> Vec<u64> {
     let mut rng = StdRng::seed_from_u64(SEED);
     (0..ITEMS).map(|_| rng.random()).collect()
 }
 
 /// One iteration of `ours`: returns the time from the first send to the end of `close`.
-fn run_ours(items: &[u64], batch_size: usize) -> Duration {
+fn run_ours<S: Sink<u64>>(items: &[u64], batch_size: usize, sink: S) -> Duration {
     let batcher = Batcher::<u64>::builder()
         .max_batch_size(batch_size)
         .linger(LINGER)
         .capacity(CAPACITY)
         .workers(1)
-        .build(NoopSink);
+        .build(sink);
     let began = Instant::now();
     for &item in items {
         if batcher.send(item, SEND_TIMEOUT).is_err() {
@@ -134,9 +152,9 @@ fn channel_consumer(
 }
 
 /// One iteration of `channel`: returns the time from the first send to the consumer's end.
-fn run_channel(items: &[u64], batch_size: usize) -> Duration {
+fn run_channel<S: Sink<u64>>(items: &[u64], batch_size: usize, sink: S) -> Duration {
     let (tx, rx) = crossbeam_channel::bounded(CAPACITY);
-    let consumer = thread::spawn(move || channel_consumer(&rx, &NoopSink, batch_size));
+    let consumer = thread::spawn(move || channel_consumer(&rx, &sink, batch_size));
     let began = Instant::now();
     for &item in items {
         if tx.send_timeout(item, SEND_TIMEOUT).is_err() {
@@ -151,8 +169,7 @@ fn run_channel(items: &[u64], batch_size: usize) -> Duration {
 }
 
 /// One iteration of `naive`: one sink call per item, on the producer's thread.
-fn run_naive(items: &[u64]) -> Duration {
-    let sink = NoopSink;
+fn run_naive<S: Sink<u64>>(items: &[u64], sink: S) -> Duration {
     let began = Instant::now();
     for &item in items {
         if sink.flush(vec![item]).is_err() {
@@ -169,22 +186,44 @@ fn configure(group: &mut BenchmarkGroup<'_, WallTime>) {
         .measurement_time(Duration::from_secs(3));
 }
 
-fn throughput(c: &mut Criterion) {
-    let items = items();
+/// `batching/<throughput|throughput_devnull>/<batch size>/<ours|naive|channel>`.
+fn compare_with<S: Sink<u64> + Clone>(c: &mut Criterion, name: &str, items: &[u64], sink: &S) {
     for batch_size in BATCH_SIZES {
-        let mut group = c.benchmark_group(format!("batching/throughput/{batch_size}"));
+        let mut group = c.benchmark_group(format!("batching/{name}/{batch_size}"));
         configure(&mut group);
         group.throughput(Throughput::Elements(ITEMS as u64));
         group.bench_function("ours", |b| {
-            b.iter_custom(|iters| (0..iters).map(|_| run_ours(&items, batch_size)).sum());
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| run_ours(items, batch_size, sink.clone()))
+                    .sum()
+            });
         });
         group.bench_function("naive", |b| {
-            b.iter_custom(|iters| (0..iters).map(|_| run_naive(&items)).sum());
+            b.iter_custom(|iters| (0..iters).map(|_| run_naive(items, sink.clone())).sum());
         });
         group.bench_function("channel", |b| {
-            b.iter_custom(|iters| (0..iters).map(|_| run_channel(&items, batch_size)).sum());
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| run_channel(items, batch_size, sink.clone()))
+                    .sum()
+            });
         });
         group.finish();
+    }
+}
+
+fn throughput(c: &mut Criterion) {
+    let items = items();
+    compare_with(c, "throughput", &items, &NoopSink);
+    match std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        Ok(file) => compare_with(
+            c,
+            "throughput_devnull",
+            &items,
+            &DevNullSink(std::sync::Arc::new(file)),
+        ),
+        Err(error) => eprintln!("skipping batching/throughput_devnull: no /dev/null ({error})"),
     }
 }
 
