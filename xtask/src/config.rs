@@ -9,6 +9,7 @@
 //!
 //! [instructions]
 //! threshold = 0.002
+//! min_delta = 4                # fewer instructions than this never count (code layout)
 //!
 //! [[override]]
 //! pattern = "cache/*/2t/*"     # a glob on benchmark ids, or "re:<regex>"
@@ -35,6 +36,9 @@ use crate::model::Metric;
 pub const DEFAULT_WALL_TIME_THRESHOLD: f64 = 0.10;
 pub const DEFAULT_INSTRUCTIONS_THRESHOLD: f64 = 0.002;
 pub const DEFAULT_ALPHA: f64 = 0.01;
+/// Instruction counts that differ by fewer instructions than this are unchanged, whatever the
+/// ratio: code layout moves a tiny benchmark by an instruction or two.
+pub const DEFAULT_INSTRUCTIONS_MIN_DELTA: f64 = 4.0;
 /// Above this interquartile spread of the controls' log shifts, the machine was not stable
 /// during the run. Measured here: 10.7 % between two quiet runs, 29 % with builds running
 /// beside the benchmarks.
@@ -48,6 +52,8 @@ pub struct Config {
     pub instructions_threshold: f64,
     /// See [`DEFAULT_MAX_CONTROL_SPREAD`].
     pub max_control_spread: f64,
+    /// See [`DEFAULT_INSTRUCTIONS_MIN_DELTA`].
+    pub instructions_min_delta: f64,
     overrides: Vec<Override>,
 }
 
@@ -73,6 +79,7 @@ impl Default for Config {
             wall_time_threshold: DEFAULT_WALL_TIME_THRESHOLD,
             instructions_threshold: DEFAULT_INSTRUCTIONS_THRESHOLD,
             max_control_spread: DEFAULT_MAX_CONTROL_SPREAD,
+            instructions_min_delta: DEFAULT_INSTRUCTIONS_MIN_DELTA,
             overrides: Vec::new(),
         }
     }
@@ -93,6 +100,8 @@ struct File {
 #[serde(deny_unknown_fields)]
 struct MetricSection {
     threshold: Option<f64>,
+    /// Instructions only: the smallest absolute change that counts.
+    min_delta: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -133,11 +142,21 @@ impl Config {
         if let Some(spread) = file.max_control_spread {
             config.max_control_spread = check_threshold(spread)?;
         }
+        if let Some(section) = &file.wall_time
+            && section.min_delta.is_some()
+        {
+            bail!("min_delta applies to [instructions] only");
+        }
         if let Some(threshold) = file.wall_time.and_then(|section| section.threshold) {
             config.wall_time_threshold = check_threshold(threshold)?;
         }
-        if let Some(threshold) = file.instructions.and_then(|section| section.threshold) {
-            config.instructions_threshold = check_threshold(threshold)?;
+        if let Some(section) = file.instructions {
+            if let Some(threshold) = section.threshold {
+                config.instructions_threshold = check_threshold(threshold)?;
+            }
+            if let Some(min_delta) = section.min_delta {
+                config.instructions_min_delta = check_threshold(min_delta)?;
+            }
         }
         for section in file.overrides {
             let matcher = match section.pattern.strip_prefix("re:") {

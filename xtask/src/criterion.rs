@@ -236,15 +236,7 @@ mod tests {
     /// Reads `root` at `baseline` and expects an error containing every one of `needles`.
     fn check_err(root: &Path, baseline: &str, needles: &[&str]) {
         let err = read_dir(root, baseline).expect_err("expected an error");
-        let msg = format!("{err:#}");
-        assert!(!msg.contains('\n'), "multi-line error: {msg}");
-        assert!(
-            msg.starts_with(|c: char| !c.is_uppercase()),
-            "capitalised: {msg}"
-        );
-        for needle in needles {
-            assert!(msg.contains(needle), "{msg:?} lacks {needle:?}");
-        }
+        crate::test_support::check_error_message(&err, needles);
     }
 
     fn ids(run: &Run) -> Vec<&str> {

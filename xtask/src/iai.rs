@@ -459,15 +459,7 @@ mod tests {
     /// Reads `dir` and expects a one-line, lowercase error containing every one of `needles`.
     fn check_err(dir: &Path, needles: &[&str]) {
         let err = read_summaries(dir).expect_err("expected an error");
-        let msg = format!("{err:#}");
-        assert!(!msg.contains('\n'), "multi-line error: {msg}");
-        assert!(
-            msg.starts_with(|c: char| !c.is_uppercase()),
-            "capitalised: {msg}"
-        );
-        for needle in needles {
-            assert!(msg.contains(needle), "{msg:?} lacks {needle:?}");
-        }
+        crate::test_support::check_error_message(&err, needles);
     }
 
     /// Writes `value` as `<root>/b/g/f.x/summary.json` and returns the file.

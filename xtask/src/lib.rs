@@ -19,6 +19,9 @@ pub mod stats;
 pub mod store;
 mod walk;
 
+#[cfg(test)]
+pub(crate) mod test_support;
+
 use std::path::Path;
 
 /// `cargo xtask bench import`: reads criterion's output under `dir` (the given criterion

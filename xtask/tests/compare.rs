@@ -376,6 +376,22 @@ fn scattered_controls_make_wall_time_advisory_but_counts_still_gate() {
     assert!(comparison.failed());
 }
 
+/// Regression test: a 197-instruction benchmark moved by one instruction (+0.5 %) when an
+/// unrelated crate was linked into its binary; that is layout, not a regression.
+#[test]
+fn a_few_instructions_of_layout_shift_are_unchanged() {
+    check(
+        instructions("tiny", 197.0),
+        instructions("tiny", 198.0),
+        Verdict::Unchanged,
+    );
+    check(
+        instructions("tiny", 197.0),
+        instructions("tiny", 210.0),
+        Verdict::Regressed,
+    );
+}
+
 fn machine(cpu: &str, cores: u32) -> Option<Machine> {
     Some(Machine {
         cpu_model: Some(cpu.to_string()),
