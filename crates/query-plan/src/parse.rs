@@ -1,0 +1,1344 @@
+//! Parsing SQL (via `sqlparser`, generic dialect) into a small query model.
+//!
+//! The supported subset: one `SELECT` over named tables (with aliases), joined by comma or
+//! `[INNER] JOIN ... ON` with column equalities; `WHERE` built from `AND`/`OR`/`NOT`,
+//! comparisons of a column with a constant (`=`, `<>`, `<`, `<=`, `>`, `>=`), column-to-column
+//! comparisons, `[NOT] IN (constants)`, `[NOT] BETWEEN`, `[NOT] LIKE 'prefix%'`,
+//! `IS [NOT] NULL`; a projection of columns, constants, arithmetic and the aggregates
+//! `COUNT`/`SUM`/`AVG`/`MIN`/`MAX` (`COUNT(*)`, `COUNT(DISTINCT x)`); `GROUP BY` expressions
+//! or ordinals; `ORDER BY`; `LIMIT`/`OFFSET`. Everything else is [`Error::Unsupported`].
+
+use std::fmt;
+
+use sqlparser::ast::{
+    self, BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr,
+    JoinConstraint, JoinOperator, LimitClause, OrderByKind, SelectItem, SetExpr, Spanned,
+    Statement, TableFactor, UnaryOperator,
+};
+use sqlparser::dialect::GenericDialect;
+use sqlparser::parser::Parser;
+
+use crate::error::{Error, Position, Result};
+
+/// A column reference, optionally qualified by a table name or alias.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ColumnRef {
+    /// Table name or alias, if written.
+    pub qualifier: Option<String>,
+    /// Column name (unquoted identifiers are lower-cased).
+    pub name: String,
+}
+
+impl ColumnRef {
+    /// An unqualified column.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            qualifier: None,
+            name: name.into(),
+        }
+    }
+}
+
+impl fmt::Display for ColumnRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.qualifier {
+            Some(q) => write!(f, "{q}.{}", self.name),
+            None => f.write_str(&self.name),
+        }
+    }
+}
+
+/// A constant.
+#[derive(Debug, Clone, PartialEq, PartialOrd)]
+pub enum Literal {
+    /// Any number.
+    Number(f64),
+    /// A string, or a typed string such as `date '1995-03-15'` (kept as its text).
+    String(String),
+    /// `TRUE` / `FALSE`.
+    Bool(bool),
+    /// `NULL`.
+    Null,
+}
+
+impl fmt::Display for Literal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Literal::Number(n) => write!(f, "{n}"),
+            Literal::String(s) => write!(f, "'{}'", s.replace('\'', "''")),
+            Literal::Bool(b) => write!(f, "{b}"),
+            Literal::Null => f.write_str("NULL"),
+        }
+    }
+}
+
+/// Comparison operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CmpOp {
+    /// `=`
+    Eq,
+    /// `<>` / `!=`
+    NotEq,
+    /// `<`
+    Lt,
+    /// `<=`
+    LtEq,
+    /// `>`
+    Gt,
+    /// `>=`
+    GtEq,
+}
+
+impl CmpOp {
+    /// The operator with its operands swapped (`a < b` ⇔ `b > a`).
+    pub fn flip(self) -> Self {
+        match self {
+            CmpOp::Lt => CmpOp::Gt,
+            CmpOp::LtEq => CmpOp::GtEq,
+            CmpOp::Gt => CmpOp::Lt,
+            CmpOp::GtEq => CmpOp::LtEq,
+            other => other,
+        }
+    }
+
+    fn symbol(self) -> &'static str {
+        match self {
+            CmpOp::Eq => "=",
+            CmpOp::NotEq => "<>",
+            CmpOp::Lt => "<",
+            CmpOp::LtEq => "<=",
+            CmpOp::Gt => ">",
+            CmpOp::GtEq => ">=",
+        }
+    }
+}
+
+/// A boolean predicate over columns.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pred {
+    /// All must hold.
+    And(Vec<Pred>),
+    /// At least one must hold.
+    Or(Vec<Pred>),
+    /// Negation.
+    Not(Box<Pred>),
+    /// `column op constant`.
+    Cmp {
+        /// The column.
+        col: ColumnRef,
+        /// The operator.
+        op: CmpOp,
+        /// The constant.
+        value: Literal,
+    },
+    /// `column op column` (an equality between two tables is a join condition).
+    ColCmp {
+        /// Left column.
+        left: ColumnRef,
+        /// The operator.
+        op: CmpOp,
+        /// Right column.
+        right: ColumnRef,
+    },
+    /// `column [NOT] IN (constants)`.
+    In {
+        /// The column.
+        col: ColumnRef,
+        /// The constants.
+        values: Vec<Literal>,
+        /// `NOT IN`.
+        negated: bool,
+    },
+    /// `column [NOT] BETWEEN low AND high`.
+    Between {
+        /// The column.
+        col: ColumnRef,
+        /// Lower bound (inclusive).
+        low: Literal,
+        /// Upper bound (inclusive).
+        high: Literal,
+        /// `NOT BETWEEN`.
+        negated: bool,
+    },
+    /// `column [NOT] LIKE 'prefix%'`.
+    LikePrefix {
+        /// The column.
+        col: ColumnRef,
+        /// The literal prefix before the trailing `%`.
+        prefix: String,
+        /// `NOT LIKE`.
+        negated: bool,
+    },
+    /// `column IS [NOT] NULL`.
+    IsNull {
+        /// The column.
+        col: ColumnRef,
+        /// `IS NOT NULL`.
+        negated: bool,
+    },
+}
+
+impl Pred {
+    /// Split a top-level `AND` into its conjuncts.
+    pub fn conjuncts(self) -> Vec<Pred> {
+        match self {
+            Pred::And(parts) => parts.into_iter().flat_map(Pred::conjuncts).collect(),
+            other => vec![other],
+        }
+    }
+
+    /// Every column the predicate mentions.
+    pub fn columns(&self) -> Vec<&ColumnRef> {
+        let mut out = Vec::new();
+        self.collect_columns(&mut out);
+        out
+    }
+
+    fn collect_columns<'a>(&'a self, out: &mut Vec<&'a ColumnRef>) {
+        match self {
+            Pred::And(ps) | Pred::Or(ps) => ps.iter().for_each(|p| p.collect_columns(out)),
+            Pred::Not(p) => p.collect_columns(out),
+            Pred::ColCmp { left, right, .. } => {
+                out.push(left);
+                out.push(right);
+            }
+            Pred::Cmp { col, .. }
+            | Pred::In { col, .. }
+            | Pred::Between { col, .. }
+            | Pred::LikePrefix { col, .. }
+            | Pred::IsNull { col, .. } => out.push(col),
+        }
+    }
+
+    /// The same predicate with every column qualifier removed.
+    pub fn unqualified(&self) -> Pred {
+        let strip = |c: &ColumnRef| ColumnRef::new(c.name.clone());
+        match self {
+            Pred::And(ps) => Pred::And(ps.iter().map(Pred::unqualified).collect()),
+            Pred::Or(ps) => Pred::Or(ps.iter().map(Pred::unqualified).collect()),
+            Pred::Not(p) => Pred::Not(Box::new(p.unqualified())),
+            Pred::Cmp { col, op, value } => Pred::Cmp {
+                col: strip(col),
+                op: *op,
+                value: value.clone(),
+            },
+            Pred::ColCmp { left, op, right } => Pred::ColCmp {
+                left: strip(left),
+                op: *op,
+                right: strip(right),
+            },
+            Pred::In {
+                col,
+                values,
+                negated,
+            } => Pred::In {
+                col: strip(col),
+                values: values.clone(),
+                negated: *negated,
+            },
+            Pred::Between {
+                col,
+                low,
+                high,
+                negated,
+            } => Pred::Between {
+                col: strip(col),
+                low: low.clone(),
+                high: high.clone(),
+                negated: *negated,
+            },
+            Pred::LikePrefix {
+                col,
+                prefix,
+                negated,
+            } => Pred::LikePrefix {
+                col: strip(col),
+                prefix: prefix.clone(),
+                negated: *negated,
+            },
+            Pred::IsNull { col, negated } => Pred::IsNull {
+                col: strip(col),
+                negated: *negated,
+            },
+        }
+    }
+}
+
+impl fmt::Display for Pred {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let join = |f: &mut fmt::Formatter<'_>, ps: &[Pred], sep: &str| -> fmt::Result {
+            f.write_str("(")?;
+            for (i, p) in ps.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(sep)?;
+                }
+                write!(f, "{p}")?;
+            }
+            f.write_str(")")
+        };
+        let not = |n: bool| if n { "NOT " } else { "" };
+        match self {
+            Pred::And(ps) => join(f, ps, " AND "),
+            Pred::Or(ps) => join(f, ps, " OR "),
+            Pred::Not(p) => write!(f, "NOT {p}"),
+            Pred::Cmp { col, op, value } => write!(f, "{col} {} {value}", op.symbol()),
+            Pred::ColCmp { left, op, right } => write!(f, "{left} {} {right}", op.symbol()),
+            Pred::In {
+                col,
+                values,
+                negated,
+            } => {
+                write!(f, "{col} {}IN (", not(*negated))?;
+                for (i, v) in values.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                f.write_str(")")
+            }
+            Pred::Between {
+                col,
+                low,
+                high,
+                negated,
+            } => write!(f, "{col} {}BETWEEN {low} AND {high}", not(*negated)),
+            Pred::LikePrefix {
+                col,
+                prefix,
+                negated,
+            } => write!(f, "{col} {}LIKE '{prefix}%'", not(*negated)),
+            Pred::IsNull { col, negated } => write!(f, "{col} IS {}NULL", not(*negated)),
+        }
+    }
+}
+
+/// Aggregate functions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AggFunc {
+    /// `COUNT`
+    Count,
+    /// `SUM`
+    Sum,
+    /// `AVG`
+    Avg,
+    /// `MIN`
+    Min,
+    /// `MAX`
+    Max,
+}
+
+/// A scalar expression in the projection, `GROUP BY` or `ORDER BY`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scalar {
+    /// A column.
+    Column(ColumnRef),
+    /// A constant.
+    Literal(Literal),
+    /// `left op right` with `op` one of `+ - * / %`.
+    Arith {
+        /// The operator character.
+        op: char,
+        /// Left operand.
+        left: Box<Scalar>,
+        /// Right operand.
+        right: Box<Scalar>,
+    },
+    /// Unary minus.
+    Neg(Box<Scalar>),
+    /// An aggregate; `arg == None` is `COUNT(*)`.
+    Agg {
+        /// The function.
+        func: AggFunc,
+        /// The argument.
+        arg: Option<Box<Scalar>>,
+        /// `DISTINCT` inside the call.
+        distinct: bool,
+    },
+}
+
+impl Scalar {
+    /// Every column the expression mentions.
+    pub fn columns(&self) -> Vec<&ColumnRef> {
+        fn walk<'a>(s: &'a Scalar, out: &mut Vec<&'a ColumnRef>) {
+            match s {
+                Scalar::Column(c) => out.push(c),
+                Scalar::Literal(_) => {}
+                Scalar::Arith { left, right, .. } => {
+                    walk(left, out);
+                    walk(right, out);
+                }
+                Scalar::Neg(e) => walk(e, out),
+                Scalar::Agg { arg, .. } => {
+                    if let Some(a) = arg {
+                        walk(a, out);
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(self, &mut out);
+        out
+    }
+
+    /// Whether the expression contains an aggregate.
+    pub fn has_aggregate(&self) -> bool {
+        match self {
+            Scalar::Agg { .. } => true,
+            Scalar::Arith { left, right, .. } => left.has_aggregate() || right.has_aggregate(),
+            Scalar::Neg(e) => e.has_aggregate(),
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Scalar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scalar::Column(c) => write!(f, "{c}"),
+            Scalar::Literal(l) => write!(f, "{l}"),
+            Scalar::Arith { op, left, right } => write!(f, "({left} {op} {right})"),
+            Scalar::Neg(e) => write!(f, "-{e}"),
+            Scalar::Agg {
+                func,
+                arg,
+                distinct,
+            } => {
+                let name = match func {
+                    AggFunc::Count => "count",
+                    AggFunc::Sum => "sum",
+                    AggFunc::Avg => "avg",
+                    AggFunc::Min => "min",
+                    AggFunc::Max => "max",
+                };
+                let d = if *distinct { "DISTINCT " } else { "" };
+                match arg {
+                    Some(a) => write!(f, "{name}({d}{a})"),
+                    None => write!(f, "{name}(*)"),
+                }
+            }
+        }
+    }
+}
+
+/// A table in `FROM`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableRef {
+    /// The table's name in the catalogue.
+    pub name: String,
+    /// The alias, if any.
+    pub alias: Option<String>,
+}
+
+impl TableRef {
+    /// The name by which columns refer to this table (alias if given, else name).
+    pub fn binding(&self) -> &str {
+        self.alias.as_deref().unwrap_or(&self.name)
+    }
+}
+
+/// One item of the projection.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SelectItemModel {
+    /// `*` (all columns of every table).
+    Wildcard,
+    /// An expression, optionally aliased.
+    Expr {
+        /// The expression.
+        expr: Scalar,
+        /// `AS alias`.
+        alias: Option<String>,
+    },
+}
+
+/// One `ORDER BY` key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderKey {
+    /// The expression (an output alias appears as an unqualified column).
+    pub expr: Scalar,
+    /// `DESC`.
+    pub desc: bool,
+}
+
+/// The parsed query.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Query {
+    /// Tables in `FROM`, in written order.
+    pub tables: Vec<TableRef>,
+    /// The projection.
+    pub select: Vec<SelectItemModel>,
+    /// `WHERE` and `JOIN ... ON` conditions, split into conjuncts.
+    pub predicates: Vec<Pred>,
+    /// `GROUP BY` expressions (ordinals resolved to the projection).
+    pub group_by: Vec<Scalar>,
+    /// `ORDER BY` keys (ordinals resolved to the projection).
+    pub order_by: Vec<OrderKey>,
+    /// `LIMIT`.
+    pub limit: Option<u64>,
+    /// `OFFSET`.
+    pub offset: Option<u64>,
+}
+
+impl Query {
+    /// Whether the query aggregates (a `GROUP BY` or an aggregate in the projection).
+    pub fn is_aggregate(&self) -> bool {
+        !self.group_by.is_empty()
+            || self.select.iter().any(|s| match s {
+                SelectItemModel::Expr { expr, .. } => expr.has_aggregate(),
+                SelectItemModel::Wildcard => false,
+            })
+    }
+}
+
+fn pos_of(span: sqlparser::tokenizer::Span) -> Option<Position> {
+    (span.start.line > 0).then_some((span.start.line, span.start.column))
+}
+
+fn unsupported_at<T: Spanned>(construct: impl Into<String>, node: &T) -> Error {
+    Error::unsupported(construct, pos_of(node.span()))
+}
+
+/// Parse exactly one SQL statement (a trailing `;` is fine) into a [`Query`].
+pub fn parse_query(sql: &str) -> Result<Query> {
+    let statements =
+        Parser::parse_sql(&GenericDialect {}, sql).map_err(|e| Error::Parse(e.to_string()))?;
+    match statements.as_slice() {
+        [] => Err(Error::Parse("no SQL statement".into())),
+        [statement] => query_from_statement(statement),
+        [first, second, ..] => {
+            query_from_statement(first)?;
+            Err(unsupported_at("more than one statement", second))
+        }
+    }
+}
+
+/// Convert one parsed statement.
+pub fn query_from_statement(statement: &Statement) -> Result<Query> {
+    let Statement::Query(query) = statement else {
+        let kind = statement.to_string();
+        let kind: String = kind
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ");
+        return Err(unsupported_at(
+            format!("statement `{kind}` (only SELECT)"),
+            statement,
+        ));
+    };
+    convert_query(query)
+}
+
+fn convert_query(query: &ast::Query) -> Result<Query> {
+    if let Some(with) = &query.with {
+        return Err(unsupported_at("WITH (common table expression)", with));
+    }
+    if query.fetch.is_some() {
+        return Err(Error::unsupported("FETCH", pos_of(query.span())));
+    }
+    if !query.locks.is_empty() {
+        return Err(Error::unsupported("FOR UPDATE/SHARE", pos_of(query.span())));
+    }
+    let select = match query.body.as_ref() {
+        SetExpr::Select(select) => select,
+        SetExpr::SetOperation { op, .. } => {
+            return Err(unsupported_at(
+                format!("set operation {op}"),
+                query.body.as_ref(),
+            ));
+        }
+        SetExpr::Query(q) => return Err(unsupported_at("parenthesised query", q.as_ref())),
+        SetExpr::Values(v) => return Err(unsupported_at("VALUES", v)),
+        other => return Err(unsupported_at("non-SELECT query body", other)),
+    };
+    let mut out = Query::default();
+    convert_select(select, &mut out)?;
+
+    if let Some(order_by) = &query.order_by {
+        match &order_by.kind {
+            OrderByKind::All(_) => return Err(unsupported_at("ORDER BY ALL", order_by)),
+            OrderByKind::Expressions(exprs) => {
+                for e in exprs {
+                    if e.with_fill.is_some() {
+                        return Err(unsupported_at("ORDER BY ... WITH FILL", e));
+                    }
+                    let expr = resolve_ordinal(&e.expr, &out.select)?;
+                    let desc = match &e.options.sort {
+                        None | Some(ast::OrderBySort::Asc) => false,
+                        Some(ast::OrderBySort::Desc) => true,
+                        Some(ast::OrderBySort::Using(_)) => {
+                            return Err(unsupported_at("ORDER BY ... USING", e));
+                        }
+                    };
+                    out.order_by.push(OrderKey { expr, desc });
+                }
+            }
+        }
+    }
+    if let Some(limit) = &query.limit_clause {
+        match limit {
+            LimitClause::LimitOffset {
+                limit,
+                offset,
+                limit_by,
+            } => {
+                if let Some(first) = limit_by.first() {
+                    return Err(unsupported_at("LIMIT BY", first));
+                }
+                if let Some(l) = limit {
+                    out.limit = Some(const_u64(l, "LIMIT")?);
+                }
+                if let Some(o) = offset {
+                    out.offset = Some(const_u64(&o.value, "OFFSET")?);
+                }
+            }
+            LimitClause::OffsetCommaLimit { offset, limit } => {
+                out.limit = Some(const_u64(limit, "LIMIT")?);
+                out.offset = Some(const_u64(offset, "OFFSET")?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn const_u64(e: &Expr, what: &str) -> Result<u64> {
+    match const_literal(e) {
+        Some(Literal::Number(n)) if n >= 0.0 && n.fract() == 0.0 => Ok(n as u64),
+        _ => Err(unsupported_at(
+            format!("{what} that is not a non-negative integer constant"),
+            e,
+        )),
+    }
+}
+
+fn resolve_ordinal(e: &Expr, select: &[SelectItemModel]) -> Result<Scalar> {
+    if let Some(Literal::Number(n)) = const_literal(e)
+        && n.fract() == 0.0
+        && n >= 1.0
+    {
+        return match select.get(n as usize - 1) {
+            Some(SelectItemModel::Expr { expr, alias }) => Ok(match alias {
+                Some(a) => Scalar::Column(ColumnRef::new(a.clone())),
+                None => expr.clone(),
+            }),
+            _ => Err(unsupported_at(
+                format!("ordinal {n} that is not an expression in the select list"),
+                e,
+            )),
+        };
+    }
+    convert_scalar(e)
+}
+
+fn convert_select(select: &ast::Select, out: &mut Query) -> Result<()> {
+    if let Some(d) = &select.distinct {
+        return Err(Error::unsupported(
+            format!("SELECT {d}"),
+            pos_of(select.select_token.0.span),
+        ));
+    }
+    if let Some(top) = &select.top {
+        return Err(Error::unsupported(
+            format!("{top}"),
+            pos_of(select.select_token.0.span),
+        ));
+    }
+    if select.into.is_some() {
+        return Err(Error::unsupported(
+            "SELECT INTO",
+            pos_of(select.select_token.0.span),
+        ));
+    }
+    if let Some(h) = &select.having {
+        return Err(unsupported_at("HAVING", h));
+    }
+    if let Some(q) = &select.qualify {
+        return Err(unsupported_at("QUALIFY", q));
+    }
+    if let Some(p) = &select.prewhere {
+        return Err(unsupported_at("PREWHERE", p));
+    }
+    if !select.named_window.is_empty() {
+        return Err(Error::unsupported(
+            "named WINDOW clause",
+            pos_of(select.span()),
+        ));
+    }
+    if !select.lateral_views.is_empty()
+        || !select.cluster_by.is_empty()
+        || !select.distribute_by.is_empty()
+        || !select.sort_by.is_empty()
+        || !select.connect_by.is_empty()
+    {
+        return Err(Error::unsupported(
+            "dialect-specific SELECT clause (LATERAL VIEW, CLUSTER/DISTRIBUTE/SORT BY, CONNECT BY)",
+            pos_of(select.span()),
+        ));
+    }
+    if select.from.is_empty() {
+        return Err(Error::unsupported(
+            "SELECT without FROM",
+            pos_of(select.select_token.0.span),
+        ));
+    }
+
+    for twj in &select.from {
+        out.tables.push(convert_table_factor(&twj.relation)?);
+        for join in &twj.joins {
+            out.tables.push(convert_table_factor(&join.relation)?);
+            let constraint = match &join.join_operator {
+                JoinOperator::Join(c) | JoinOperator::Inner(c) => c,
+                JoinOperator::CrossJoin(JoinConstraint::None) => &JoinConstraint::None,
+                other => {
+                    let name = format!("{other:?}");
+                    let name = name.split('(').next().unwrap_or("").to_string();
+                    return Err(unsupported_at(format!("{name} join"), &join.relation));
+                }
+            };
+            match constraint {
+                JoinConstraint::On(e) => out.predicates.extend(convert_pred(e)?.conjuncts()),
+                JoinConstraint::None => {}
+                JoinConstraint::Using(_) | JoinConstraint::UsingAlias(..) => {
+                    return Err(unsupported_at("JOIN ... USING", &join.relation));
+                }
+                JoinConstraint::Natural => {
+                    return Err(unsupported_at("NATURAL JOIN", &join.relation));
+                }
+            }
+        }
+    }
+
+    for item in &select.projection {
+        let model = match item {
+            SelectItem::UnnamedExpr(e) => SelectItemModel::Expr {
+                expr: convert_scalar(e)?,
+                alias: None,
+            },
+            SelectItem::ExprWithAlias { expr, alias } => SelectItemModel::Expr {
+                expr: convert_scalar(expr)?,
+                alias: Some(ident(alias)),
+            },
+            SelectItem::Wildcard(opts) => {
+                if opts.opt_exclude.is_some()
+                    || opts.opt_except.is_some()
+                    || opts.opt_replace.is_some()
+                    || opts.opt_rename.is_some()
+                    || opts.opt_ilike.is_some()
+                {
+                    return Err(unsupported_at("wildcard options", item));
+                }
+                SelectItemModel::Wildcard
+            }
+            other => return Err(unsupported_at(format!("select item `{other}`"), other)),
+        };
+        out.select.push(model);
+    }
+
+    if let Some(selection) = &select.selection {
+        out.predicates.extend(convert_pred(selection)?.conjuncts());
+    }
+
+    match &select.group_by {
+        GroupByExpr::All(_) => {
+            return Err(Error::unsupported("GROUP BY ALL", pos_of(select.span())));
+        }
+        GroupByExpr::Expressions(exprs, modifiers) => {
+            if !modifiers.is_empty() {
+                return Err(Error::unsupported(
+                    "GROUP BY modifiers (ROLLUP/CUBE/TOTALS)",
+                    pos_of(select.span()),
+                ));
+            }
+            for e in exprs {
+                let s = resolve_ordinal(e, &out.select)?;
+                if s.has_aggregate() {
+                    return Err(unsupported_at("aggregate in GROUP BY", e));
+                }
+                out.group_by.push(s);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn convert_table_factor(tf: &TableFactor) -> Result<TableRef> {
+    match tf {
+        TableFactor::Table {
+            name,
+            alias,
+            args,
+            with_hints,
+            version,
+            with_ordinality,
+            partitions,
+            sample,
+            index_directives,
+            ..
+        } => {
+            if args.is_some() {
+                return Err(unsupported_at("table-valued function", tf));
+            }
+            if !with_hints.is_empty()
+                || version.is_some()
+                || *with_ordinality
+                || !partitions.is_empty()
+                || sample.is_some()
+                || !index_directives.is_empty()
+            {
+                return Err(unsupported_at(
+                    "table modifiers (hints, time travel, sampling, partitions)",
+                    tf,
+                ));
+            }
+            let alias = match alias {
+                Some(a) if !a.columns.is_empty() => {
+                    return Err(unsupported_at("table alias with column list", tf));
+                }
+                Some(a) => Some(ident(&a.name)),
+                None => None,
+            };
+            Ok(TableRef {
+                name: object_name(name),
+                alias,
+            })
+        }
+        TableFactor::Derived { .. } => Err(unsupported_at("subquery in FROM (derived table)", tf)),
+        TableFactor::NestedJoin { .. } => Err(unsupported_at("parenthesised join", tf)),
+        TableFactor::UNNEST { .. } => Err(unsupported_at("UNNEST", tf)),
+        TableFactor::TableFunction { .. } | TableFactor::Function { .. } => {
+            Err(unsupported_at("table function", tf))
+        }
+        _ => Err(unsupported_at("table factor of this kind", tf)),
+    }
+}
+
+/// Identifier text: unquoted identifiers are case-insensitive (lower-cased), quoted ones
+/// keep their case.
+pub(crate) fn ident(i: &ast::Ident) -> String {
+    if i.quote_style.is_some() {
+        i.value.clone()
+    } else {
+        i.value.to_lowercase()
+    }
+}
+
+pub(crate) fn object_name(n: &ast::ObjectName) -> String {
+    n.0.iter()
+        .map(|part| match part.as_ident() {
+            Some(i) => ident(i),
+            None => part.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+fn column_of(e: &Expr) -> Option<ColumnRef> {
+    match e {
+        Expr::Identifier(i) => Some(ColumnRef::new(ident(i))),
+        Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
+            let (last, quals) = parts.split_last()?;
+            Some(ColumnRef {
+                qualifier: Some(quals.iter().map(ident).collect::<Vec<_>>().join(".")),
+                name: ident(last),
+            })
+        }
+        Expr::Nested(inner) => column_of(inner),
+        _ => None,
+    }
+}
+
+/// Evaluate a constant expression: literals, typed strings, unary minus and numeric
+/// arithmetic.
+fn const_literal(e: &Expr) -> Option<Literal> {
+    match e {
+        Expr::Value(v) => match &v.value {
+            ast::Value::Number(n, _) => n.parse().ok().map(Literal::Number),
+            ast::Value::SingleQuotedString(s)
+            | ast::Value::DoubleQuotedString(s)
+            | ast::Value::EscapedStringLiteral(s)
+            | ast::Value::NationalStringLiteral(s) => Some(Literal::String(s.clone())),
+            ast::Value::Boolean(b) => Some(Literal::Bool(*b)),
+            ast::Value::Null => Some(Literal::Null),
+            _ => None,
+        },
+        Expr::TypedString(ts) => match &ts.value.value {
+            ast::Value::SingleQuotedString(s) | ast::Value::DoubleQuotedString(s) => {
+                Some(Literal::String(s.clone()))
+            }
+            _ => None,
+        },
+        Expr::Nested(inner) => const_literal(inner),
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } => match const_literal(expr)? {
+            Literal::Number(n) => Some(Literal::Number(-n)),
+            _ => None,
+        },
+        Expr::UnaryOp {
+            op: UnaryOperator::Plus,
+            expr,
+        } => match const_literal(expr)? {
+            Literal::Number(n) => Some(Literal::Number(n)),
+            _ => None,
+        },
+        Expr::BinaryOp { left, op, right } => {
+            if let Expr::Interval(interval) = right.as_ref() {
+                let sign = match op {
+                    BinaryOperator::Plus => 1,
+                    BinaryOperator::Minus => -1,
+                    _ => return None,
+                };
+                let Literal::String(date) = const_literal(left)? else {
+                    return None;
+                };
+                return date_plus_interval(&date, interval, sign).map(Literal::String);
+            }
+            let (Literal::Number(a), Literal::Number(b)) =
+                (const_literal(left)?, const_literal(right)?)
+            else {
+                return None;
+            };
+            match op {
+                BinaryOperator::Plus => Some(Literal::Number(a + b)),
+                BinaryOperator::Minus => Some(Literal::Number(a - b)),
+                BinaryOperator::Multiply => Some(Literal::Number(a * b)),
+                BinaryOperator::Divide if b != 0.0 => Some(Literal::Number(a / b)),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+fn cmp_op(op: &BinaryOperator) -> Option<CmpOp> {
+    Some(match op {
+        BinaryOperator::Eq => CmpOp::Eq,
+        BinaryOperator::NotEq => CmpOp::NotEq,
+        BinaryOperator::Lt => CmpOp::Lt,
+        BinaryOperator::LtEq => CmpOp::LtEq,
+        BinaryOperator::Gt => CmpOp::Gt,
+        BinaryOperator::GtEq => CmpOp::GtEq,
+        _ => return None,
+    })
+}
+
+/// Name the construct of an expression the subset does not support.
+fn unsupported_expr(e: &Expr) -> Error {
+    let construct = match e {
+        Expr::Subquery(_) => "scalar subquery".to_string(),
+        Expr::Exists { .. } => "EXISTS subquery".to_string(),
+        Expr::In {
+            target: ast::InTarget::Subquery(_),
+            ..
+        } => "IN (subquery)".to_string(),
+        Expr::Case { .. } => "CASE expression".to_string(),
+        Expr::Cast { .. } => "CAST".to_string(),
+        Expr::Extract { .. } => "EXTRACT".to_string(),
+        Expr::Substring { .. } => "SUBSTRING".to_string(),
+        Expr::Interval(_) => "INTERVAL arithmetic".to_string(),
+        Expr::ILike { .. } => "ILIKE".to_string(),
+        Expr::SimilarTo { .. } | Expr::RLike { .. } => "regular-expression match".to_string(),
+        Expr::Function(f) if f.over.is_some() => format!("window function {}", f.name),
+        Expr::Function(f) => format!("function {}", f.name),
+        Expr::Like { .. } => format!("LIKE pattern other than 'prefix%' in `{e}`"),
+        Expr::BinaryOp { op, .. } => format!("operator {op} in `{e}`"),
+        other => format!("expression `{other}`"),
+    };
+    unsupported_at(construct, e)
+}
+
+fn convert_pred(e: &Expr) -> Result<Pred> {
+    match e {
+        Expr::Nested(inner) => convert_pred(inner),
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::And,
+            right,
+        } => Ok(Pred::And(vec![convert_pred(left)?, convert_pred(right)?])),
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::Or,
+            right,
+        } => {
+            let mut parts = Vec::new();
+            for side in [left, right] {
+                match convert_pred(side)? {
+                    Pred::Or(ps) => parts.extend(ps),
+                    p => parts.push(p),
+                }
+            }
+            Ok(Pred::Or(parts))
+        }
+        Expr::UnaryOp {
+            op: UnaryOperator::Not,
+            expr,
+        } => Ok(Pred::Not(Box::new(convert_pred(expr)?))),
+        Expr::BinaryOp { left, op, right } => {
+            let Some(op) = cmp_op(op) else {
+                return Err(unsupported_expr(e));
+            };
+            match (column_of(left), column_of(right)) {
+                (Some(l), Some(r)) => Ok(Pred::ColCmp {
+                    left: l,
+                    op,
+                    right: r,
+                }),
+                (Some(col), None) => match const_literal(right) {
+                    Some(value) => Ok(Pred::Cmp { col, op, value }),
+                    None => Err(non_constant(right)),
+                },
+                (None, Some(col)) => match const_literal(left) {
+                    Some(value) => Ok(Pred::Cmp {
+                        col,
+                        op: op.flip(),
+                        value,
+                    }),
+                    None => Err(non_constant(left)),
+                },
+                (None, None) => Err(non_column(left)),
+            }
+        }
+        Expr::In {
+            expr,
+            target,
+            negated,
+            ..
+        } => {
+            let col = column_of(expr).ok_or_else(|| non_column(expr))?;
+            let ast::InTarget::List(list) = target else {
+                return Err(unsupported_expr(e));
+            };
+            let values = list
+                .iter()
+                .map(|v| const_literal(v).ok_or_else(|| non_constant(v)))
+                .collect::<Result<Vec<_>>>()?;
+            Ok(Pred::In {
+                col,
+                values,
+                negated: *negated,
+            })
+        }
+        Expr::Between {
+            expr,
+            negated,
+            low,
+            high,
+        } => {
+            let col = column_of(expr).ok_or_else(|| non_column(expr))?;
+            let low = const_literal(low).ok_or_else(|| non_constant(low))?;
+            let high = const_literal(high).ok_or_else(|| non_constant(high))?;
+            Ok(Pred::Between {
+                col,
+                low,
+                high,
+                negated: *negated,
+            })
+        }
+        Expr::Like {
+            negated,
+            any: false,
+            expr,
+            pattern,
+            escape_char: None,
+        } => {
+            let col = column_of(expr).ok_or_else(|| non_column(expr))?;
+            match const_literal(pattern) {
+                Some(Literal::String(p)) => match p.strip_suffix('%') {
+                    Some(prefix) if !prefix.contains(['%', '_']) => Ok(Pred::LikePrefix {
+                        col,
+                        prefix: prefix.to_string(),
+                        negated: *negated,
+                    }),
+                    _ => Err(unsupported_expr(e)),
+                },
+                _ => Err(unsupported_expr(e)),
+            }
+        }
+        Expr::IsNull(inner) | Expr::IsNotNull(inner) => Ok(Pred::IsNull {
+            col: column_of(inner).ok_or_else(|| non_column(inner))?,
+            negated: matches!(e, Expr::IsNotNull(_)),
+        }),
+        other => Err(unsupported_expr(other)),
+    }
+}
+
+fn non_constant(e: &Expr) -> Error {
+    match e {
+        Expr::Subquery(_) | Expr::Function(_) | Expr::Case { .. } | Expr::Interval(_) => {
+            unsupported_expr(e)
+        }
+        Expr::BinaryOp { left, right, .. } => {
+            // Name the innermost offending piece when there is one (e.g. an INTERVAL).
+            for side in [left, right] {
+                if const_literal(side).is_none() && !matches!(side.as_ref(), Expr::BinaryOp { .. })
+                {
+                    return non_constant(side);
+                }
+            }
+            unsupported_at(format!("non-constant expression `{e}`"), e)
+        }
+        _ => unsupported_at(format!("non-constant expression `{e}`"), e),
+    }
+}
+
+fn non_column(e: &Expr) -> Error {
+    match e {
+        Expr::Subquery(_)
+        | Expr::Function(_)
+        | Expr::Case { .. }
+        | Expr::Extract { .. }
+        | Expr::Substring { .. }
+        | Expr::Cast { .. } => unsupported_expr(e),
+        _ => unsupported_at(
+            format!("comparison whose operand is not a plain column: `{e}`"),
+            e,
+        ),
+    }
+}
+
+fn convert_scalar(e: &Expr) -> Result<Scalar> {
+    if let Some(c) = column_of(e) {
+        return Ok(Scalar::Column(c));
+    }
+    if let Some(l) = const_literal(e) {
+        return Ok(Scalar::Literal(l));
+    }
+    match e {
+        Expr::Nested(inner) => convert_scalar(inner),
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } => Ok(Scalar::Neg(Box::new(convert_scalar(expr)?))),
+        Expr::BinaryOp { left, op, right } => {
+            let op = match op {
+                BinaryOperator::Plus => '+',
+                BinaryOperator::Minus => '-',
+                BinaryOperator::Multiply => '*',
+                BinaryOperator::Divide => '/',
+                BinaryOperator::Modulo => '%',
+                _ => return Err(unsupported_expr(e)),
+            };
+            Ok(Scalar::Arith {
+                op,
+                left: Box::new(convert_scalar(left)?),
+                right: Box::new(convert_scalar(right)?),
+            })
+        }
+        Expr::Function(f) => convert_aggregate(e, f),
+        other => Err(unsupported_expr(other)),
+    }
+}
+
+fn convert_aggregate(e: &Expr, f: &ast::Function) -> Result<Scalar> {
+    if f.over.is_some() {
+        return Err(unsupported_expr(e));
+    }
+    let name = object_name(&f.name).to_lowercase();
+    let func = match name.as_str() {
+        "count" => AggFunc::Count,
+        "sum" => AggFunc::Sum,
+        "avg" => AggFunc::Avg,
+        "min" => AggFunc::Min,
+        "max" => AggFunc::Max,
+        _ => return Err(unsupported_expr(e)),
+    };
+    if f.filter.is_some() || !f.within_group.is_empty() || f.null_treatment.is_some() {
+        return Err(unsupported_at(format!("aggregate modifiers in `{e}`"), e));
+    }
+    let FunctionArguments::List(list) = &f.args else {
+        return Err(unsupported_at(format!("aggregate arguments in `{e}`"), e));
+    };
+    if !list.clauses.is_empty() || list.args.len() != 1 {
+        return Err(unsupported_at(
+            format!("aggregate with other than one argument: `{e}`"),
+            e,
+        ));
+    }
+    let distinct = matches!(
+        list.duplicate_treatment,
+        Some(ast::DuplicateTreatment::Distinct)
+    );
+    let arg = match &list.args[0] {
+        FunctionArg::Unnamed(FunctionArgExpr::Wildcard) if func == AggFunc::Count && !distinct => {
+            None
+        }
+        FunctionArg::Unnamed(FunctionArgExpr::Expr(a)) => {
+            let s = convert_scalar(a)?;
+            if s.has_aggregate() {
+                return Err(unsupported_at("nested aggregate", a));
+            }
+            Some(Box::new(s))
+        }
+        _ => {
+            return Err(unsupported_at(format!("aggregate argument in `{e}`"), e));
+        }
+    };
+    Ok(Scalar::Agg {
+        func,
+        arg,
+        distinct,
+    })
+}
+
+/// Parse a boolean expression on its own, e.g. the predicate of a partial index.
+pub fn parse_predicate(sql: &str) -> Result<Pred> {
+    let dialect = GenericDialect {};
+    let mut parser = Parser::new(&dialect)
+        .try_with_sql(sql)
+        .map_err(|e| Error::Parse(e.to_string()))?;
+    let expr = parser
+        .parse_expr()
+        .map_err(|e| Error::Parse(e.to_string()))?;
+    convert_pred(&expr)
+}
+
+pub(crate) fn convert_predicate(e: &Expr) -> Result<Pred> {
+    convert_pred(e)
+}
+
+/// `date ± interval` for ISO dates (`YYYY-MM-DD`) and whole years, months or days.
+fn date_plus_interval(date: &str, interval: &ast::Interval, sign: i64) -> Option<String> {
+    use ast::DateTimeField as F;
+    if interval.last_field.is_some() {
+        return None;
+    }
+    let Literal::String(text) = const_literal(&interval.value)? else {
+        return None;
+    };
+    let mut words = text.split_whitespace();
+    let amount: i64 = words.next()?.parse().ok()?;
+    let unit = match (&interval.leading_field, words.next()) {
+        (Some(F::Year | F::Years), None) => 'y',
+        (Some(F::Month | F::Months), None) => 'm',
+        (Some(F::Day | F::Days), None) => 'd',
+        (None, Some(w)) => match w.to_ascii_lowercase().trim_end_matches('s') {
+            "year" => 'y',
+            "month" => 'm',
+            "day" => 'd',
+            _ => return None,
+        },
+        _ => return None,
+    };
+    if words.next().is_some() {
+        return None;
+    }
+    let mut parts = date.splitn(3, '-');
+    let (y, m, d): (i64, i64, i64) = (
+        parts.next()?.parse().ok()?,
+        parts.next()?.parse().ok()?,
+        parts.next()?.parse().ok()?,
+    );
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let amount = amount * sign;
+    let (y, m, d) = match unit {
+        'y' => clamp_day(y + amount, m, d),
+        'm' => {
+            let months = y * 12 + (m - 1) + amount;
+            clamp_day(months.div_euclid(12), months.rem_euclid(12) + 1, d)
+        }
+        _ => civil_from_days(days_from_civil(y, m, d) + amount),
+    };
+    Some(format!("{y:04}-{m:02}-{d:02}"))
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+fn clamp_day(y: i64, m: i64, d: i64) -> (i64, i64, i64) {
+    (y, m, d.min(days_in_month(y, m)))
+}
+
+/// Days since 1970-01-01 (H. Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lit(sql: &str) -> Option<Literal> {
+        let dialect = GenericDialect {};
+        let expr = Parser::new(&dialect)
+            .try_with_sql(sql)
+            .unwrap()
+            .parse_expr()
+            .unwrap();
+        const_literal(&expr)
+    }
+
+    #[test]
+    fn constant_folding() {
+        assert_eq!(lit("0.04 + 0.01"), Some(Literal::Number(0.05)));
+        assert_eq!(lit("-(3 * 2)"), Some(Literal::Number(-6.0)));
+        let s = |v: &str| Some(Literal::String(v.to_string()));
+        assert_eq!(
+            lit("date '1994-01-01' + interval '1' year"),
+            s("1995-01-01")
+        );
+        assert_eq!(
+            lit("date '1996-11-01' + interval '3' month"),
+            s("1997-02-01")
+        );
+        assert_eq!(
+            lit("date '1998-12-01' - interval '68 days'"),
+            s("1998-09-24")
+        );
+        assert_eq!(
+            lit("date '2000-01-31' + interval '1' month"),
+            s("2000-02-29")
+        );
+        assert_eq!(lit("date '1999-12-31' + interval '1 day'"), s("2000-01-01"));
+        assert_eq!(lit("x + 1"), None);
+        assert_eq!(lit("date '1994-01-01' + interval '1' hour"), None);
+    }
+
+    #[test]
+    fn model_of_a_query() {
+        let q = parse_query(
+            "SELECT a.x, COUNT(*) AS n FROM t a JOIN u ON a.id = u.id \
+             WHERE a.y BETWEEN 1 AND 2 AND (u.z = 'k' OR u.z IS NULL) \
+             GROUP BY a.x ORDER BY n DESC LIMIT 5 OFFSET 2",
+        )
+        .unwrap();
+        assert_eq!(q.tables.len(), 2);
+        assert_eq!(q.tables[0].binding(), "a");
+        assert_eq!(q.predicates.len(), 3);
+        assert!(matches!(
+            q.predicates[0],
+            Pred::ColCmp { op: CmpOp::Eq, .. }
+        ));
+        assert_eq!(q.group_by.len(), 1);
+        assert!(q.order_by[0].desc);
+        assert_eq!((q.limit, q.offset), (Some(5), Some(2)));
+        assert!(q.is_aggregate());
+    }
+}

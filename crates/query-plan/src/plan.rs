@@ -1,0 +1,1386 @@
+//! The cost-based planner.
+//!
+//! # Cost model
+//!
+//! Costs are in abstract units; the constants are in [`cost`]. Tables are assumed to
+//! store [`cost::ROWS_PER_PAGE`] rows per page and index leaves
+//! [`cost::INDEX_ENTRIES_PER_PAGE`] entries per page.
+//!
+//! * **Sequential scan**: `pages × SEQ_PAGE_COST + rows × CPU_TUPLE_COST`, plus
+//!   `CPU_OPERATOR_COST` per row and filter conjunct.
+//! * **Index scan** matching `m` entries: a descent of `RANDOM_PAGE_COST +
+//!   log2(entries) × CPU_OPERATOR_COST`, then `m × CPU_INDEX_TUPLE_COST`, the leaf pages
+//!   read in order (`m / INDEX_ENTRIES_PER_PAGE × SEQ_PAGE_COST`), and one random heap
+//!   access per entry (`m × (RANDOM_PAGE_COST + CPU_TUPLE_COST)`).
+//! * **Index-only scan** (every column the query needs from the table is a key column):
+//!   the same without the heap accesses.
+//! * **Sort**: `n × log2(n) × SORT_COMPARISON_COST` (with a `LIMIT k`, a top-k sort:
+//!   `n × log2(2k)`); it is blocking, so its start-up cost is its total cost.
+//! * **Limit** `k` over a child that yields `n` rows: `startup + (total − startup) × k / n`,
+//!   which is what makes an index in `ORDER BY` order win for small limits.
+//! * **Hash join**: both inputs, plus `HASH_BUILD_COST` per build (inner) row,
+//!   `HASH_PROBE_COST` per probe (outer) row and `CPU_TUPLE_COST` per output row.
+//! * **Nested loop with an index**: the outer input, plus per outer row one index lookup
+//!   on the inner table's join column (as an index scan above, `m = rows / distinct`).
+//! * **Nested loop** (inner materialised): both inputs plus `CPU_OPERATOR_COST` per pair.
+//! * **Aggregate**: `CPU_OPERATOR_COST` per input row and expression, `CPU_TUPLE_COST` per
+//!   group.
+//!
+//! Join order: every left-deep order is costed by dynamic programming over table subsets
+//! for up to [`MAX_DP_TABLES`] tables; beyond that the written order is kept.
+//!
+//! # Selectivity
+//!
+//! Equality `(1 − nulls) / distinct`; `<>` its complement; ranges from min/max by linear
+//! interpolation (strings by their first bytes), with lower and upper bounds on one column
+//! combined into one interval; `IN` `k / distinct`; `LIKE 'p%'` as the range `[p, p+)`;
+//! `IS NULL` the null fraction; `AND` the product, `OR` `a + b − ab`, `NOT` `1 − s`. Without
+//! statistics: equality [`DEFAULT_EQ_SEL`], range [`DEFAULT_RANGE_SEL`], `LIKE`
+//! [`DEFAULT_LIKE_SEL`]. A join equality `1 / max(distinct)`.
+
+use std::collections::HashMap;
+
+use crate::catalog::{Catalog, ColumnStats, Index, Table};
+use crate::error::{Error, Result};
+use crate::parse::{
+    self, CmpOp, ColumnRef, Literal, OrderKey, Pred, Query, Scalar, SelectItemModel,
+};
+
+/// Cost constants (abstract units).
+pub mod cost {
+    /// Reading one page sequentially.
+    pub const SEQ_PAGE_COST: f64 = 1.0;
+    /// Reading one page at a random position (one heap access from an index).
+    pub const RANDOM_PAGE_COST: f64 = 4.0;
+    /// Processing one row.
+    pub const CPU_TUPLE_COST: f64 = 0.01;
+    /// Processing one index entry.
+    pub const CPU_INDEX_TUPLE_COST: f64 = 0.005;
+    /// Evaluating one operator or comparison.
+    pub const CPU_OPERATOR_COST: f64 = 0.0025;
+    /// One comparison in a sort.
+    pub const SORT_COMPARISON_COST: f64 = 2.0 * CPU_OPERATOR_COST;
+    /// Inserting one row into a hash table.
+    pub const HASH_BUILD_COST: f64 = 0.02;
+    /// Probing a hash table with one row.
+    pub const HASH_PROBE_COST: f64 = 0.01;
+    /// Rows per table page.
+    pub const ROWS_PER_PAGE: f64 = 100.0;
+    /// Entries per index leaf page.
+    pub const INDEX_ENTRIES_PER_PAGE: f64 = 200.0;
+}
+
+/// Equality selectivity when the number of distinct values is unknown.
+pub const DEFAULT_EQ_SEL: f64 = 0.005;
+/// Range selectivity when min/max are unknown.
+pub const DEFAULT_RANGE_SEL: f64 = 1.0 / 3.0;
+/// `LIKE 'prefix%'` selectivity when min/max are unknown.
+pub const DEFAULT_LIKE_SEL: f64 = 0.05;
+/// Number of groups assumed for a grouping expression without statistics.
+pub const DEFAULT_GROUPS: f64 = 200.0;
+/// Largest join costed exhaustively.
+pub const MAX_DP_TABLES: usize = 10;
+
+/// Kinds of plan nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeKind {
+    /// Read the whole table.
+    SeqScan,
+    /// Walk an index and fetch matching rows from the table.
+    IndexScan,
+    /// Answer from the index alone.
+    IndexOnlyScan,
+    /// Nested-loop join (inner materialised, or probed through an index).
+    NestedLoop,
+    /// Hash join (the second child is the build side).
+    HashJoin,
+    /// Sort (top-N when under a limit).
+    Sort,
+    /// Plain aggregate (one output row).
+    Aggregate,
+    /// Grouped aggregate through a hash table.
+    HashAggregate,
+    /// `LIMIT` / `OFFSET`.
+    Limit,
+}
+
+impl NodeKind {
+    /// The display name.
+    pub fn name(self) -> &'static str {
+        match self {
+            NodeKind::SeqScan => "Seq Scan",
+            NodeKind::IndexScan => "Index Scan",
+            NodeKind::IndexOnlyScan => "Index Only Scan",
+            NodeKind::NestedLoop => "Nested Loop",
+            NodeKind::HashJoin => "Hash Join",
+            NodeKind::Sort => "Sort",
+            NodeKind::Aggregate => "Aggregate",
+            NodeKind::HashAggregate => "HashAggregate",
+            NodeKind::Limit => "Limit",
+        }
+    }
+}
+
+/// One node of a plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanNode {
+    /// What the node does.
+    pub kind: NodeKind,
+    /// For scans: the table (`name` or `name alias`).
+    pub table: Option<String>,
+    /// For index scans: the index.
+    pub index: Option<String>,
+    /// Estimated output rows.
+    pub rows: f64,
+    /// Estimated cost before the first row.
+    pub startup_cost: f64,
+    /// Estimated total cost.
+    pub cost: f64,
+    /// Conditions, sort keys and the like (`Index Cond: ...`, `Filter: ...`).
+    pub details: Vec<String>,
+    /// Inputs.
+    pub children: Vec<PlanNode>,
+}
+
+impl PlanNode {
+    /// Every node of the tree, depth first (this node first).
+    pub fn walk(&self) -> Vec<&PlanNode> {
+        let mut out = vec![self];
+        for c in &self.children {
+            out.extend(c.walk());
+        }
+        out
+    }
+
+    /// Whether some node of the tree has this kind.
+    pub fn contains(&self, kind: NodeKind) -> bool {
+        self.walk().iter().any(|n| n.kind == kind)
+    }
+
+    /// The scan node of a table (by binding name), if any.
+    pub fn scan_of(&self, table: &str) -> Option<&PlanNode> {
+        self.walk().into_iter().find(|n| {
+            matches!(
+                n.kind,
+                NodeKind::SeqScan | NodeKind::IndexScan | NodeKind::IndexOnlyScan
+            ) && n
+                .table
+                .as_deref()
+                .is_some_and(|t| t == table || t.split(' ').nth(1) == Some(table))
+        })
+    }
+}
+
+/// An index hint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IndexHint {
+    /// Access the index's table only through this index.
+    Force(String),
+    /// Never use this index.
+    Ignore(String),
+}
+
+/// Planner options.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PlanOptions {
+    /// Index hints.
+    pub hints: Vec<IndexHint>,
+}
+
+impl PlanOptions {
+    /// Force an index.
+    #[must_use]
+    pub fn force_index(mut self, name: impl Into<String>) -> Self {
+        self.hints.push(IndexHint::Force(name.into()));
+        self
+    }
+
+    /// Ignore an index.
+    #[must_use]
+    pub fn ignore_index(mut self, name: impl Into<String>) -> Self {
+        self.hints.push(IndexHint::Ignore(name.into()));
+        self
+    }
+}
+
+/// A finished plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The root node.
+    pub root: PlanNode,
+}
+
+impl Plan {
+    /// Total estimated cost.
+    pub fn cost(&self) -> f64 {
+        self.root.cost
+    }
+
+    /// Estimated output rows.
+    pub fn rows(&self) -> f64 {
+        self.root.rows
+    }
+}
+
+/// Parse and plan `sql` with default options.
+pub fn plan_sql(catalog: &Catalog, sql: &str) -> Result<Plan> {
+    plan_query(catalog, &parse::parse_query(sql)?, &PlanOptions::default())
+}
+
+/// Parse and plan `sql` with options (hints).
+pub fn plan_sql_with(catalog: &Catalog, sql: &str, options: &PlanOptions) -> Result<Plan> {
+    plan_query(catalog, &parse::parse_query(sql)?, options)
+}
+
+/// Plan a parsed query.
+pub fn plan_query(catalog: &Catalog, query: &Query, options: &PlanOptions) -> Result<Plan> {
+    Planner::new(catalog, query, options)?.plan()
+}
+
+// ---------------------------------------------------------------------------------------
+// Selectivity.
+
+/// Position of a literal on a line, for interpolation between min and max.
+fn position(l: &Literal) -> Option<(bool, f64)> {
+    match l {
+        Literal::Number(n) => Some((true, *n)),
+        Literal::String(s) => {
+            let mut v = 0.0;
+            let mut scale = 1.0;
+            for &b in s.as_bytes().iter().take(8) {
+                scale /= 256.0;
+                v += f64::from(b) * scale;
+            }
+            Some((false, v))
+        }
+        _ => None,
+    }
+}
+
+/// Fraction of the `[min, max]` range below `v`, if the statistics allow it.
+fn fraction_below(stats: &ColumnStats, v: &Literal) -> Option<f64> {
+    let (kn, lo) = position(stats.min.as_ref()?)?;
+    let (kx, hi) = position(stats.max.as_ref()?)?;
+    let (kv, x) = position(v)?;
+    if kn != kx || kn != kv {
+        return None;
+    }
+    if hi <= lo {
+        return Some(if x < lo { 0.0 } else { 1.0 });
+    }
+    Some(((x - lo) / (hi - lo)).clamp(0.0, 1.0))
+}
+
+/// A bound of an interval: value and inclusiveness.
+type Bound = Option<(Literal, bool)>;
+
+fn range_sel(stats: &ColumnStats, lo: &Bound, hi: &Bound) -> f64 {
+    let non_null = 1.0 - stats.null_frac;
+    let below_hi = match hi {
+        None => Some(1.0),
+        Some((v, _)) => fraction_below(stats, v),
+    };
+    let below_lo = match lo {
+        None => Some(0.0),
+        Some((v, _)) => fraction_below(stats, v),
+    };
+    match (below_lo, below_hi) {
+        (Some(a), Some(b)) => {
+            // At least one distinct value's worth when the interval is non-empty.
+            let floor = if stats.distinct > 0 {
+                1.0 / stats.distinct as f64
+            } else {
+                0.0
+            };
+            let s = (b - a).max(0.0);
+            non_null * if b >= a { s.max(floor.min(1.0)) } else { 0.0 }
+        }
+        _ => {
+            let bounds = usize::from(lo.is_some()) + usize::from(hi.is_some());
+            non_null * DEFAULT_RANGE_SEL.powi(bounds as i32).max(0.005)
+        }
+    }
+}
+
+fn eq_sel(stats: &ColumnStats) -> f64 {
+    let non_null = 1.0 - stats.null_frac;
+    if stats.distinct > 0 {
+        non_null / stats.distinct as f64
+    } else {
+        DEFAULT_EQ_SEL
+    }
+}
+
+fn like_upper(prefix: &str) -> Literal {
+    let mut s = prefix.to_string();
+    s.push(char::MAX);
+    Literal::String(s)
+}
+
+/// Statistics lookup for a column reference.
+pub(crate) trait StatsLookup {
+    fn stats(&self, col: &ColumnRef) -> ColumnStats;
+}
+
+/// Selectivity of one predicate.
+pub(crate) fn selectivity(p: &Pred, st: &dyn StatsLookup) -> f64 {
+    let s = match p {
+        Pred::And(ps) => conjunction_selectivity(ps.iter(), st),
+        Pred::Or(ps) => ps.iter().fold(0.0, |acc, q| {
+            let b = selectivity(q, st);
+            acc + b - acc * b
+        }),
+        Pred::Not(q) => 1.0 - selectivity(q, st),
+        Pred::Cmp { col, op, value } => {
+            let stats = st.stats(col);
+            if *value == Literal::Null {
+                0.0
+            } else {
+                match op {
+                    CmpOp::Eq => eq_sel(&stats),
+                    CmpOp::NotEq => (1.0 - stats.null_frac) - eq_sel(&stats),
+                    CmpOp::Lt | CmpOp::LtEq => {
+                        range_sel(&stats, &None, &Some((value.clone(), *op == CmpOp::LtEq)))
+                    }
+                    CmpOp::Gt | CmpOp::GtEq => {
+                        range_sel(&stats, &Some((value.clone(), *op == CmpOp::GtEq)), &None)
+                    }
+                }
+            }
+        }
+        Pred::ColCmp { left, op, right } => match op {
+            CmpOp::Eq => {
+                let a = st.stats(left).distinct;
+                let b = st.stats(right).distinct;
+                match a.max(b) {
+                    0 => DEFAULT_EQ_SEL,
+                    n => 1.0 / n as f64,
+                }
+            }
+            CmpOp::NotEq => 1.0 - DEFAULT_EQ_SEL,
+            _ => DEFAULT_RANGE_SEL,
+        },
+        Pred::In {
+            col,
+            values,
+            negated,
+        } => {
+            let stats = st.stats(col);
+            let s = (eq_sel(&stats) * values.len() as f64).min(1.0 - stats.null_frac);
+            if *negated {
+                (1.0 - stats.null_frac) - s
+            } else {
+                s
+            }
+        }
+        Pred::Between {
+            col,
+            low,
+            high,
+            negated,
+        } => {
+            let stats = st.stats(col);
+            let s = range_sel(
+                &stats,
+                &Some((low.clone(), true)),
+                &Some((high.clone(), true)),
+            );
+            if *negated {
+                (1.0 - stats.null_frac) - s
+            } else {
+                s
+            }
+        }
+        Pred::LikePrefix {
+            col,
+            prefix,
+            negated,
+        } => {
+            let stats = st.stats(col);
+            let lo = Literal::String(prefix.clone());
+            let s = match (
+                fraction_below(&stats, &lo),
+                fraction_below(&stats, &like_upper(prefix)),
+            ) {
+                (Some(a), Some(b)) => (1.0 - stats.null_frac) * (b - a).max(0.0),
+                _ => DEFAULT_LIKE_SEL,
+            };
+            if *negated {
+                (1.0 - stats.null_frac) - s
+            } else {
+                s
+            }
+        }
+        Pred::IsNull { col, negated } => {
+            let nf = st.stats(col).null_frac;
+            if *negated { 1.0 - nf } else { nf }
+        }
+    };
+    s.clamp(0.0, 1.0)
+}
+
+/// Selectivity of a conjunction: range conjuncts on the same column are merged into one
+/// interval; everything else multiplies.
+pub(crate) fn conjunction_selectivity<'a>(
+    preds: impl Iterator<Item = &'a Pred>,
+    st: &dyn StatsLookup,
+) -> f64 {
+    let mut ranges: Vec<(&ColumnRef, Bound, Bound)> = Vec::new();
+    let mut s = 1.0;
+    for p in preds {
+        if let Pred::Cmp { col, op, value } = p
+            && matches!(op, CmpOp::Lt | CmpOp::LtEq | CmpOp::Gt | CmpOp::GtEq)
+            && *value != Literal::Null
+        {
+            let entry = match ranges.iter_mut().find(|(c, ..)| *c == col) {
+                Some(e) => e,
+                None => {
+                    ranges.push((col, None, None));
+                    ranges.last_mut().expect("just pushed")
+                }
+            };
+            let bound = Some((value.clone(), matches!(op, CmpOp::LtEq | CmpOp::GtEq)));
+            if matches!(op, CmpOp::Lt | CmpOp::LtEq) {
+                entry.2 = tighter(entry.2.take(), bound, true);
+            } else {
+                entry.1 = tighter(entry.1.take(), bound, false);
+            }
+            continue;
+        }
+        s *= selectivity(p, st);
+    }
+    for (col, lo, hi) in &ranges {
+        s *= range_sel(&st.stats(col), lo, hi);
+    }
+    s.clamp(0.0, 1.0)
+}
+
+fn lit_cmp(a: &Literal, b: &Literal) -> Option<std::cmp::Ordering> {
+    match (a, b) {
+        (Literal::Number(x), Literal::Number(y)) => x.partial_cmp(y),
+        (Literal::String(x), Literal::String(y)) => Some(x.cmp(y)),
+        (Literal::Bool(x), Literal::Bool(y)) => Some(x.cmp(y)),
+        _ => None,
+    }
+}
+
+/// The tighter of two bounds (`upper` says which direction tightens).
+fn tighter(a: Bound, b: Bound, upper: bool) -> Bound {
+    match (a, b) {
+        (None, x) | (x, None) => x,
+        (Some(a), Some(b)) => match lit_cmp(&a.0, &b.0) {
+            Some(std::cmp::Ordering::Less) => Some(if upper { a } else { b }),
+            Some(std::cmp::Ordering::Greater) => Some(if upper { b } else { a }),
+            Some(std::cmp::Ordering::Equal) => Some((a.0, a.1 && b.1)),
+            None => Some(a),
+        },
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Implication (for partial indexes).
+
+/// The interval a conjunct restricts a column to, if it is a range-like conjunct.
+fn as_interval(p: &Pred) -> Option<(&str, Bound, Bound)> {
+    match p {
+        Pred::Cmp { col, op, value } if *value != Literal::Null => {
+            let b = Some((value.clone(), true));
+            let strict = Some((value.clone(), false));
+            Some(match op {
+                CmpOp::Eq => (&col.name, b.clone(), b),
+                CmpOp::Lt => (&col.name, None, strict),
+                CmpOp::LtEq => (&col.name, None, b),
+                CmpOp::Gt => (&col.name, strict, None),
+                CmpOp::GtEq => (&col.name, b, None),
+                CmpOp::NotEq => return None,
+            })
+        }
+        Pred::Between {
+            col,
+            low,
+            high,
+            negated: false,
+        } => Some((
+            &col.name,
+            Some((low.clone(), true)),
+            Some((high.clone(), true)),
+        )),
+        _ => None,
+    }
+}
+
+/// Whether bound `inner` is at least as tight as `outer` (`upper` gives the direction).
+fn bound_within(inner: &Bound, outer: &Bound, upper: bool) -> bool {
+    match (inner, outer) {
+        (_, None) => true,
+        (None, Some(_)) => false,
+        (Some((iv, ii)), Some((ov, oi))) => match lit_cmp(iv, ov) {
+            Some(std::cmp::Ordering::Equal) => *oi || !*ii,
+            Some(std::cmp::Ordering::Less) => upper,
+            Some(std::cmp::Ordering::Greater) => !upper,
+            None => false,
+        },
+    }
+}
+
+/// Whether the query conjuncts (of one table, qualifiers ignored) imply `target`.
+///
+/// A target conjunct is implied by an identical query conjunct, by a query range on the same
+/// column that lies inside the target's range, by an `IN` list whose values all lie inside
+/// it, and `col IS NOT NULL` by any comparison on `col`. A target `OR` is implied when one
+/// of its branches is; a target `AND` when all parts are.
+pub fn implies(query_conjuncts: &[Pred], target: &Pred) -> bool {
+    let target = target.unqualified();
+    let query: Vec<Pred> = query_conjuncts.iter().map(Pred::unqualified).collect();
+    implied(&query, &target)
+}
+
+fn implied(query: &[Pred], target: &Pred) -> bool {
+    match target {
+        Pred::And(ps) => ps.iter().all(|p| implied(query, p)),
+        Pred::Or(ps) if !query.contains(target) => ps.iter().any(|p| implied(query, p)),
+        _ => query.iter().any(|q| conjunct_implies(q, target)),
+    }
+}
+
+fn conjunct_implies(q: &Pred, t: &Pred) -> bool {
+    if q == t {
+        return true;
+    }
+    if let Pred::IsNull { col, negated: true } = t {
+        let strict = match q {
+            Pred::Cmp { value, .. } => *value != Literal::Null,
+            Pred::In { negated, .. }
+            | Pred::Between { negated, .. }
+            | Pred::LikePrefix { negated, .. } => !negated,
+            _ => false,
+        };
+        return strict && q.columns().iter().any(|c| c.name == col.name);
+    }
+    let Some((tc, tlo, thi)) = as_interval(t) else {
+        return false;
+    };
+    if let Pred::In {
+        col,
+        values,
+        negated: false,
+    } = q
+    {
+        return col.name == tc
+            && values.iter().all(|v| {
+                let b = Some((v.clone(), true));
+                bound_within(&b, &tlo, false) && bound_within(&b, &thi, true)
+            });
+    }
+    match as_interval(q) {
+        Some((qc, qlo, qhi)) => {
+            qc == tc && bound_within(&qlo, &tlo, false) && bound_within(&qhi, &thi, true)
+        }
+        None => false,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The planner.
+
+struct Planner<'a> {
+    catalog: &'a Catalog,
+    query: &'a Query,
+    tables: Vec<&'a Table>,
+    /// Per table: single-table conjuncts.
+    local: Vec<Vec<Pred>>,
+    /// Join equalities: (table a, column a, table b, column b, predicate).
+    edges: Vec<(usize, String, usize, String, Pred)>,
+    /// Multi-table conjuncts other than equalities: (table mask, predicate).
+    residual: Vec<(u64, Pred)>,
+    /// Per table: columns the query needs from it.
+    needed: Vec<Vec<String>>,
+    /// Output aliases.
+    aliases: Vec<String>,
+    forced: HashMap<String, String>,
+    ignored: Vec<String>,
+}
+
+struct Lookup<'p, 'a> {
+    planner: &'p Planner<'a>,
+}
+
+impl StatsLookup for Lookup<'_, '_> {
+    fn stats(&self, col: &ColumnRef) -> ColumnStats {
+        self.planner
+            .resolve(col)
+            .ok()
+            .flatten()
+            .and_then(|(t, name)| self.planner.tables[t].get_column(&name))
+            .map(|c| c.stats.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// One way to read a table.
+struct Access {
+    node: PlanNode,
+    /// Key columns whose order the output follows, after equality-bound leading columns.
+    order: Vec<String>,
+}
+
+impl<'a> Planner<'a> {
+    fn new(catalog: &'a Catalog, query: &'a Query, options: &PlanOptions) -> Result<Self> {
+        if query.tables.len() > 63 {
+            return Err(Error::unsupported("more than 63 tables", None));
+        }
+        let mut tables = Vec::new();
+        for t in &query.tables {
+            tables.push(
+                catalog
+                    .table(&t.name)
+                    .ok_or_else(|| Error::UnknownTable(t.name.clone()))?,
+            );
+        }
+        let aliases = query
+            .select
+            .iter()
+            .filter_map(|s| match s {
+                SelectItemModel::Expr { alias: Some(a), .. } => Some(a.clone()),
+                _ => None,
+            })
+            .collect();
+        let mut planner = Planner {
+            catalog,
+            query,
+            tables,
+            local: vec![Vec::new(); query.tables.len()],
+            edges: Vec::new(),
+            residual: Vec::new(),
+            needed: vec![Vec::new(); query.tables.len()],
+            aliases,
+            forced: HashMap::new(),
+            ignored: Vec::new(),
+        };
+        planner.apply_hints(options)?;
+        planner.classify()?;
+        Ok(planner)
+    }
+
+    fn apply_hints(&mut self, options: &PlanOptions) -> Result<()> {
+        for hint in &options.hints {
+            let name = match hint {
+                IndexHint::Force(n) | IndexHint::Ignore(n) => n,
+            };
+            let index = self
+                .catalog
+                .index(name)
+                .ok_or_else(|| Error::Hint(format!("unknown index `{name}`")))?;
+            match hint {
+                IndexHint::Ignore(_) => self.ignored.push(name.clone()),
+                IndexHint::Force(_) => {
+                    if !self.query.tables.iter().any(|t| t.name == index.table) {
+                        return Err(Error::Hint(format!(
+                            "index `{name}` is on table `{}`, which the query does not read",
+                            index.table
+                        )));
+                    }
+                    if let Some(previous) = self.forced.insert(index.table.clone(), name.clone()) {
+                        return Err(Error::Hint(format!(
+                            "two indexes forced on table `{}`: `{previous}` and `{name}`",
+                            index.table
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolve a column to (table position, column name). `Ok(None)` for an output alias.
+    fn resolve(&self, col: &ColumnRef) -> Result<Option<(usize, String)>> {
+        match &col.qualifier {
+            Some(q) => {
+                let t =
+                    self.query
+                        .tables
+                        .iter()
+                        .position(|t| t.binding() == q)
+                        .or_else(|| {
+                            self.query.tables.iter().position(|t| {
+                                t.alias.is_none() && t.name.ends_with(&format!(".{q}"))
+                            })
+                        })
+                        .ok_or_else(|| Error::UnknownTable(q.clone()))?;
+                if self.tables[t].get_column(&col.name).is_none() {
+                    return Err(Error::UnknownColumn(col.to_string()));
+                }
+                Ok(Some((t, col.name.clone())))
+            }
+            None => {
+                let mut found = None;
+                for (i, t) in self.tables.iter().enumerate() {
+                    if t.get_column(&col.name).is_some() {
+                        if found.is_some() {
+                            return Err(Error::AmbiguousColumn(col.name.clone()));
+                        }
+                        found = Some(i);
+                    }
+                }
+                match found {
+                    Some(t) => Ok(Some((t, col.name.clone()))),
+                    None if self.aliases.contains(&col.name) => Ok(None),
+                    None => Err(Error::UnknownColumn(col.name.clone())),
+                }
+            }
+        }
+    }
+
+    fn need(&mut self, cols: Vec<&ColumnRef>) -> Result<u64> {
+        let mut mask = 0u64;
+        for c in cols {
+            if let Some((t, name)) = self.resolve(c)? {
+                mask |= 1 << t;
+                if !self.needed[t].contains(&name) {
+                    self.needed[t].push(name);
+                }
+            }
+        }
+        Ok(mask)
+    }
+
+    fn classify(&mut self) -> Result<()> {
+        let query = self.query;
+        for item in &query.select {
+            match item {
+                SelectItemModel::Wildcard => {
+                    for (t, table) in self.tables.iter().enumerate() {
+                        for c in &table.columns {
+                            if !self.needed[t].contains(&c.name) {
+                                self.needed[t].push(c.name.clone());
+                            }
+                        }
+                    }
+                }
+                SelectItemModel::Expr { expr, .. } => {
+                    self.need(expr.columns())?;
+                }
+            }
+        }
+        for g in &query.group_by {
+            self.need(g.columns())?;
+        }
+        for o in &query.order_by {
+            self.need(o.expr.columns())?;
+        }
+        for p in &query.predicates {
+            let mask = self.need(p.columns())?;
+            if mask.count_ones() <= 1 {
+                let t = mask.trailing_zeros() as usize;
+                if mask == 0 {
+                    return Err(Error::unsupported(
+                        format!("predicate without a table column: `{p}`"),
+                        None,
+                    ));
+                }
+                self.local[t].push(p.clone());
+                continue;
+            }
+            if let Pred::ColCmp {
+                left,
+                op: CmpOp::Eq,
+                right,
+            } = p
+                && let (Some((a, ca)), Some((b, cb))) = (self.resolve(left)?, self.resolve(right)?)
+            {
+                self.edges.push((a, ca, b, cb, p.clone()));
+                continue;
+            }
+            self.residual.push((mask, p.clone()));
+        }
+        Ok(())
+    }
+
+    fn lookup(&self) -> Lookup<'_, 'a> {
+        Lookup { planner: self }
+    }
+
+    fn label(&self, t: usize) -> String {
+        let r = &self.query.tables[t];
+        match &r.alias {
+            Some(a) => format!("{} {a}", r.name),
+            None => r.name.clone(),
+        }
+    }
+
+    fn index_allowed(&self, t: usize, index: &Index) -> bool {
+        if self.ignored.contains(&index.name) {
+            return false;
+        }
+        match self.forced.get(&self.tables[t].name) {
+            Some(forced) => *forced == index.name,
+            None => true,
+        }
+    }
+
+    fn partial_ok(&self, t: usize, index: &Index) -> bool {
+        index
+            .predicate
+            .as_ref()
+            .is_none_or(|p| implies(&self.local[t], p))
+    }
+
+    fn filter_detail(preds: &[&Pred]) -> Option<String> {
+        (!preds.is_empty()).then(|| {
+            format!(
+                "Filter: {}",
+                preds
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" AND ")
+            )
+        })
+    }
+
+    /// All ways to read table `t` on its own.
+    fn access_paths(&self, t: usize) -> Result<Vec<Access>> {
+        use cost::*;
+        let table = self.tables[t];
+        let n = (table.rows as f64).max(1.0);
+        let pages = (n / ROWS_PER_PAGE).ceil().max(1.0);
+        let st = self.lookup();
+        let local: Vec<&Pred> = self.local[t].iter().collect();
+        let sel = conjunction_selectivity(local.iter().copied(), &st);
+        let out_rows = (n * sel).max(1.0);
+        let filter_cpu = n * CPU_OPERATOR_COST * local.len() as f64;
+        let mut paths = Vec::new();
+
+        let forced = self.forced.get(&table.name);
+        if forced.is_none() {
+            let mut node = PlanNode {
+                kind: NodeKind::SeqScan,
+                table: Some(self.label(t)),
+                index: None,
+                rows: out_rows,
+                startup_cost: 0.0,
+                cost: pages * SEQ_PAGE_COST + n * CPU_TUPLE_COST + filter_cpu,
+                details: Vec::new(),
+                children: Vec::new(),
+            };
+            node.details.extend(Self::filter_detail(&local));
+            paths.push(Access {
+                node,
+                order: Vec::new(),
+            });
+        }
+
+        for index in self.catalog.indexes_on(&table.name) {
+            if !self.index_allowed(t, index) {
+                continue;
+            }
+            if !self.partial_ok(t, index) {
+                if forced == Some(&index.name) {
+                    return Err(Error::Hint(format!(
+                        "partial index `{}` cannot be used: the query does not imply its predicate `{}`",
+                        index.name,
+                        index
+                            .predicate
+                            .as_ref()
+                            .map(|p| p.to_string())
+                            .unwrap_or_default()
+                    )));
+                }
+                continue;
+            }
+            // Index conditions: equality-like conjuncts on leading columns, then ranges on
+            // the next one.
+            let mut conds: Vec<&Pred> = Vec::new();
+            let mut eq_prefix = 0;
+            let mut order_kept = true;
+            for col in &index.columns {
+                let on_col: Vec<&Pred> = local
+                    .iter()
+                    .copied()
+                    .filter(|p| single_column(p).is_some_and(|c| c.name == *col))
+                    .collect();
+                let eqs: Vec<&Pred> = on_col.iter().copied().filter(|p| is_eq_like(p)).collect();
+                if !eqs.is_empty() {
+                    // An IN list or IS NULL scan visits several key ranges: no order.
+                    order_kept &= eqs
+                        .iter()
+                        .all(|p| matches!(p, Pred::Cmp { op: CmpOp::Eq, .. }));
+                    conds.extend(eqs);
+                    eq_prefix += 1;
+                    continue;
+                }
+                conds.extend(on_col.iter().copied().filter(|p| is_range_like(p)));
+                break;
+            }
+            let entries = match &index.predicate {
+                Some(p) => n * selectivity(p, &st),
+                None => n,
+            }
+            .max(1.0);
+            let matched = if conds.is_empty() {
+                entries
+            } else {
+                (n * conjunction_selectivity(conds.iter().copied(), &st)).clamp(1.0, entries)
+            };
+            let covered = self.needed[t].iter().all(|c| index.columns.contains(c));
+            let remaining: Vec<&Pred> = local
+                .iter()
+                .copied()
+                .filter(|p| !conds.contains(p))
+                .collect();
+            let descent = RANDOM_PAGE_COST + entries.log2().max(1.0) * CPU_OPERATOR_COST;
+            let index_part = matched * CPU_INDEX_TUPLE_COST
+                + (matched / INDEX_ENTRIES_PER_PAGE).ceil() * SEQ_PAGE_COST
+                + matched * CPU_OPERATOR_COST * remaining.len() as f64;
+            let heap = matched * (RANDOM_PAGE_COST + CPU_TUPLE_COST);
+            let (kind, total) = if covered {
+                (NodeKind::IndexOnlyScan, descent + index_part)
+            } else {
+                (NodeKind::IndexScan, descent + index_part + heap)
+            };
+            let mut details = Vec::new();
+            if !conds.is_empty() {
+                details.push(format!(
+                    "Index Cond: {}",
+                    conds
+                        .iter()
+                        .map(|p| p.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" AND ")
+                ));
+            }
+            details.extend(Self::filter_detail(&remaining));
+            paths.push(Access {
+                node: PlanNode {
+                    kind,
+                    table: Some(self.label(t)),
+                    index: Some(index.name.clone()),
+                    rows: out_rows.min(matched),
+                    startup_cost: descent,
+                    cost: total,
+                    details,
+                    children: Vec::new(),
+                },
+                order: if order_kept {
+                    index.columns[eq_prefix.min(index.columns.len())..].to_vec()
+                } else {
+                    Vec::new()
+                },
+            });
+        }
+        if paths.is_empty() {
+            return Err(Error::Hint(format!(
+                "no usable access path for table `{}` under the given hints",
+                table.name
+            )));
+        }
+        Ok(paths)
+    }
+
+    /// A lookup of table `t` through an index on `col`, per outer row, if one is usable.
+    fn index_probe(&self, t: usize, col: &str, join_pred: &Pred) -> Option<PlanNode> {
+        use cost::*;
+        let table = self.tables[t];
+        let n = (table.rows as f64).max(1.0);
+        let st = self.lookup();
+        let mut best: Option<PlanNode> = None;
+        for index in self.catalog.indexes_on(&table.name) {
+            if index.columns.first().map(String::as_str) != Some(col)
+                || !self.index_allowed(t, index)
+                || !self.partial_ok(t, index)
+            {
+                continue;
+            }
+            let stats = table
+                .get_column(col)
+                .map(|c| c.stats.clone())
+                .unwrap_or_default();
+            let per_probe = if index.unique {
+                1.0
+            } else {
+                (n * eq_sel(&stats)).max(1.0)
+            };
+            let local: Vec<&Pred> = self.local[t].iter().collect();
+            let sel = conjunction_selectivity(local.iter().copied(), &st);
+            let covered = self.needed[t].iter().all(|c| index.columns.contains(c));
+            let descent = RANDOM_PAGE_COST + n.log2().max(1.0) * CPU_OPERATOR_COST;
+            let mut cost = descent
+                + per_probe * (CPU_INDEX_TUPLE_COST + CPU_OPERATOR_COST * local.len() as f64);
+            if !covered {
+                cost += per_probe * (RANDOM_PAGE_COST + CPU_TUPLE_COST);
+            }
+            let mut details = vec![format!("Index Cond: {join_pred}")];
+            details.extend(Self::filter_detail(&local));
+            let node = PlanNode {
+                kind: if covered {
+                    NodeKind::IndexOnlyScan
+                } else {
+                    NodeKind::IndexScan
+                },
+                table: Some(self.label(t)),
+                index: Some(index.name.clone()),
+                rows: (per_probe * sel).max(1.0),
+                startup_cost: descent,
+                cost,
+                details,
+                children: Vec::new(),
+            };
+            if best.as_ref().is_none_or(|b| node.cost < b.cost) {
+                best = Some(node);
+            }
+        }
+        best
+    }
+
+    /// Join `outer` (covering `outer_mask`) with table `t`, choosing the cheapest method.
+    fn join(&self, outer: &PlanNode, outer_mask: u64, t: usize, inner: &PlanNode) -> PlanNode {
+        use cost::*;
+        let st = self.lookup();
+        let mask = outer_mask | (1 << t);
+        let edges: Vec<&(usize, String, usize, String, Pred)> = self
+            .edges
+            .iter()
+            .filter(|(a, _, b, _, _)| {
+                (*a == t && outer_mask & (1 << b) != 0) || (*b == t && outer_mask & (1 << a) != 0)
+            })
+            .collect();
+        let residual: Vec<&Pred> = self
+            .residual
+            .iter()
+            .filter(|(m, _)| m & mask == *m && m & outer_mask != *m)
+            .map(|(_, p)| p)
+            .collect();
+        let mut sel = 1.0;
+        for e in &edges {
+            sel *= selectivity(&e.4, &st);
+        }
+        for p in &residual {
+            sel *= selectivity(p, &st);
+        }
+        let rows = (outer.rows * inner.rows * sel).max(1.0);
+        let conds: Vec<String> = edges.iter().map(|e| e.4.to_string()).collect();
+        let mut details = Vec::new();
+        let mut candidates: Vec<PlanNode> = Vec::new();
+        let residual_cpu = rows * CPU_OPERATOR_COST * residual.len() as f64;
+        let mut residual_detail = Vec::new();
+        residual_detail.extend(Self::filter_detail(&residual).map(|f| format!("Join {f}")));
+
+        if !edges.is_empty() {
+            let cost = outer.cost
+                + inner.cost
+                + inner.rows * HASH_BUILD_COST
+                + outer.rows * HASH_PROBE_COST
+                + rows * CPU_TUPLE_COST
+                + residual_cpu;
+            details.push(format!("Hash Cond: {}", conds.join(" AND ")));
+            details.extend(residual_detail.clone());
+            candidates.push(PlanNode {
+                kind: NodeKind::HashJoin,
+                table: None,
+                index: None,
+                rows,
+                startup_cost: inner.cost + inner.rows * HASH_BUILD_COST + outer.startup_cost,
+                cost,
+                details: std::mem::take(&mut details),
+                children: vec![outer.clone(), inner.clone()],
+            });
+            for e in &edges {
+                let inner_col = if e.0 == t { &e.1 } else { &e.3 };
+                if let Some(mut probe) = self.index_probe(t, inner_col, &e.4) {
+                    probe
+                        .details
+                        .push(format!("Loops: {:.0} (rows and cost per loop)", outer.rows));
+                    let cost = outer.cost
+                        + outer.rows * probe.cost
+                        + rows * CPU_TUPLE_COST
+                        + rows * CPU_OPERATOR_COST * (edges.len() - 1) as f64
+                        + residual_cpu;
+                    let mut details = Vec::new();
+                    if edges.len() > 1 {
+                        details.push(format!("Join Filter: {}", conds.join(" AND ")));
+                    }
+                    details.extend(residual_detail.clone());
+                    candidates.push(PlanNode {
+                        kind: NodeKind::NestedLoop,
+                        table: None,
+                        index: None,
+                        rows,
+                        startup_cost: outer.startup_cost + probe.startup_cost,
+                        cost,
+                        details,
+                        children: vec![outer.clone(), probe],
+                    });
+                }
+            }
+        }
+        let mut nl_details = Vec::new();
+        if !conds.is_empty() {
+            nl_details.push(format!("Join Filter: {}", conds.join(" AND ")));
+        }
+        nl_details.extend(residual_detail);
+        candidates.push(PlanNode {
+            kind: NodeKind::NestedLoop,
+            table: None,
+            index: None,
+            rows,
+            startup_cost: outer.startup_cost + inner.cost,
+            cost: outer.cost
+                + inner.cost
+                + outer.rows * inner.rows * CPU_OPERATOR_COST * (1 + conds.len()) as f64
+                + rows * CPU_TUPLE_COST,
+            details: nl_details,
+            children: vec![outer.clone(), inner.clone()],
+        });
+        candidates
+            .into_iter()
+            .min_by(|a, b| a.cost.total_cmp(&b.cost))
+            .expect("at least the nested loop")
+    }
+
+    fn best_unordered(paths: &[Access]) -> &PlanNode {
+        &paths
+            .iter()
+            .min_by(|a, b| a.node.cost.total_cmp(&b.node.cost))
+            .expect("non-empty")
+            .node
+    }
+
+    fn join_tree(&self, singles: &[PlanNode]) -> PlanNode {
+        let n = singles.len();
+        if n == 1 {
+            return singles[0].clone();
+        }
+        if n > MAX_DP_TABLES {
+            let mut acc = singles[0].clone();
+            let mut mask = 1u64;
+            for (t, single) in singles.iter().enumerate().skip(1) {
+                acc = self.join(&acc, mask, t, single);
+                mask |= 1 << t;
+            }
+            return acc;
+        }
+        let full = (1u64 << n) - 1;
+        let mut best: Vec<Option<PlanNode>> = vec![None; 1 << n];
+        for (t, single) in singles.iter().enumerate() {
+            best[1 << t] = Some(single.clone());
+        }
+        for mask in 1..=full {
+            if mask.count_ones() < 2 {
+                continue;
+            }
+            let connected = |outer: u64, t: usize| {
+                self.edges.iter().any(|(a, _, b, _, _)| {
+                    (*a == t && outer & (1 << b) != 0) || (*b == t && outer & (1 << a) != 0)
+                })
+            };
+            // Prefer joins along an edge; fall back to cross products only if none exists.
+            let any_connected = (0..n).any(|t| {
+                mask & (1 << t) != 0
+                    && best[(mask ^ (1 << t)) as usize].is_some()
+                    && connected(mask ^ (1 << t), t)
+            });
+            let mut choice: Option<PlanNode> = None;
+            for (t, single) in singles.iter().enumerate() {
+                if mask & (1 << t) == 0 {
+                    continue;
+                }
+                let outer_mask = mask ^ (1 << t);
+                let Some(outer) = &best[outer_mask as usize] else {
+                    continue;
+                };
+                if any_connected && !connected(outer_mask, t) {
+                    continue;
+                }
+                let node = self.join(outer, outer_mask, t, single);
+                if choice.as_ref().is_none_or(|c| node.cost < c.cost) {
+                    choice = Some(node);
+                }
+            }
+            best[mask as usize] = choice;
+        }
+        best[full as usize].take().expect("full set planned")
+    }
+
+    fn aggregate(&self, input: PlanNode) -> Result<PlanNode> {
+        use cost::*;
+        if !self.query.is_aggregate() {
+            return Ok(input);
+        }
+        let n_exprs = self.query.select.len() + self.query.group_by.len();
+        let agg_cpu = input.rows * CPU_OPERATOR_COST * n_exprs.max(1) as f64;
+        if self.query.group_by.is_empty() {
+            let cost = input.cost + agg_cpu + CPU_TUPLE_COST;
+            return Ok(PlanNode {
+                kind: NodeKind::Aggregate,
+                table: None,
+                index: None,
+                rows: 1.0,
+                startup_cost: cost,
+                cost,
+                details: Vec::new(),
+                children: vec![input],
+            });
+        }
+        let mut groups = 1.0;
+        for g in &self.query.group_by {
+            groups *= match g {
+                Scalar::Column(c) => match self.resolve(c)? {
+                    Some((t, name)) => match self.tables[t].get_column(&name) {
+                        Some(col) if col.stats.distinct > 0 => col.stats.distinct as f64,
+                        _ => DEFAULT_GROUPS,
+                    },
+                    None => DEFAULT_GROUPS,
+                },
+                Scalar::Literal(_) => 1.0,
+                _ => DEFAULT_GROUPS,
+            };
+        }
+        let groups = groups.min(input.rows).max(1.0);
+        let cost = input.cost + agg_cpu + groups * CPU_TUPLE_COST;
+        Ok(PlanNode {
+            kind: NodeKind::HashAggregate,
+            table: None,
+            index: None,
+            rows: groups,
+            startup_cost: cost,
+            cost,
+            details: vec![format!(
+                "Group Key: {}",
+                self.query
+                    .group_by
+                    .iter()
+                    .map(|g| g.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )],
+            children: vec![input],
+        })
+    }
+
+    fn sort_and_limit(&self, input: PlanNode, ordered: bool) -> PlanNode {
+        use cost::*;
+        let q = self.query;
+        let wanted = q.limit.map(|l| (l + q.offset.unwrap_or(0)) as f64);
+        let mut node = input;
+        if !q.order_by.is_empty() && !ordered {
+            let n = node.rows.max(1.0);
+            let cmp = match wanted {
+                Some(k) => n * (2.0 * k).max(2.0).log2(),
+                None => n * n.max(2.0).log2(),
+            };
+            let cost = node.cost + cmp * SORT_COMPARISON_COST;
+            let keys = q
+                .order_by
+                .iter()
+                .map(|k| format!("{}{}", k.expr, if k.desc { " DESC" } else { "" }))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let label = if wanted.is_some() { "top-N" } else { "full" };
+            node = PlanNode {
+                kind: NodeKind::Sort,
+                table: None,
+                index: None,
+                rows: node.rows,
+                startup_cost: cost,
+                cost,
+                details: vec![format!("Sort Key: {keys}"), format!("Method: {label}")],
+                children: vec![node],
+            };
+        }
+        if let Some(k) = wanted {
+            let frac = (k / node.rows.max(1.0)).min(1.0);
+            let rows = (node.rows.min(k) - q.offset.unwrap_or(0) as f64).max(0.0);
+            let cost = node.startup_cost + (node.cost - node.startup_cost) * frac;
+            let mut details = vec![format!("Limit: {}", q.limit.unwrap_or(0))];
+            if let Some(o) = q.offset {
+                details.push(format!("Offset: {o}"));
+            }
+            node = PlanNode {
+                kind: NodeKind::Limit,
+                table: None,
+                index: None,
+                rows,
+                startup_cost: node.startup_cost,
+                cost,
+                details,
+                children: vec![node],
+            };
+        }
+        node
+    }
+
+    /// Whether an access path's order satisfies `ORDER BY` (single-table, no aggregation).
+    fn provides_order(&self, t: usize, access: &Access) -> Result<bool> {
+        let keys: &[OrderKey] = &self.query.order_by;
+        if keys.is_empty() || access.order.len() < keys.len() {
+            return Ok(false);
+        }
+        let desc = keys[0].desc;
+        for (k, col) in keys.iter().zip(&access.order) {
+            let Scalar::Column(c) = &k.expr else {
+                return Ok(false);
+            };
+            if k.desc != desc || self.resolve(c)? != Some((t, col.clone())) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    fn plan(&self) -> Result<Plan> {
+        let mut singles = Vec::new();
+        let mut all_paths = Vec::new();
+        for t in 0..self.tables.len() {
+            let paths = self.access_paths(t)?;
+            singles.push(Self::best_unordered(&paths).clone());
+            all_paths.push(paths);
+        }
+        let mut candidates = Vec::new();
+        if self.tables.len() == 1 && !self.query.is_aggregate() && !self.query.order_by.is_empty() {
+            for access in &all_paths[0] {
+                let ordered = self.provides_order(0, access)?;
+                candidates.push(self.sort_and_limit(access.node.clone(), ordered));
+            }
+        } else {
+            let joined = self.join_tree(&singles);
+            let aggregated = self.aggregate(joined)?;
+            candidates.push(self.sort_and_limit(aggregated, false));
+        }
+        let root = candidates
+            .into_iter()
+            .min_by(|a, b| a.cost.total_cmp(&b.cost))
+            .expect("at least one candidate");
+        Ok(Plan { root })
+    }
+}
+
+fn single_column(p: &Pred) -> Option<&ColumnRef> {
+    match p {
+        Pred::Cmp { col, .. }
+        | Pred::In { col, .. }
+        | Pred::Between { col, .. }
+        | Pred::LikePrefix { col, .. }
+        | Pred::IsNull { col, .. } => Some(col),
+        _ => None,
+    }
+}
+
+fn is_eq_like(p: &Pred) -> bool {
+    matches!(
+        p,
+        Pred::Cmp { op: CmpOp::Eq, .. }
+            | Pred::In { negated: false, .. }
+            | Pred::IsNull { negated: false, .. }
+    )
+}
+
+fn is_range_like(p: &Pred) -> bool {
+    matches!(
+        p,
+        Pred::Cmp {
+            op: CmpOp::Lt | CmpOp::LtEq | CmpOp::Gt | CmpOp::GtEq,
+            ..
+        } | Pred::Between { negated: false, .. }
+            | Pred::LikePrefix { negated: false, .. }
+    )
+}
