@@ -11,6 +11,8 @@
 //!   keyword case and whitespace do not matter) and a stable 64-bit fingerprint per shape.
 //! * [`registry`]: a concurrent workload registry per fingerprint (calls, errors, total, min,
 //!   max, mean, p50/p95/p99 from a log-linear histogram) with a slow-query log.
+//! * [`recommend`]: index recommendations for a workload (for example the registry's),
+//!   trying hypothetical single- and two-column indexes in the cost model.
 //!
 //! # Example
 //!
@@ -41,6 +43,7 @@ pub mod explain;
 pub mod fingerprint;
 pub mod parse;
 pub mod plan;
+pub mod recommend;
 pub mod registry;
 
 pub use catalog::{Catalog, Column, ColumnStats, Index, Table};

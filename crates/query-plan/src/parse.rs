@@ -59,6 +59,10 @@ pub enum Literal {
     Bool(bool),
     /// `NULL`.
     Null,
+    /// A parameter placeholder (`?`, `$1`, `:name`): its value is unknown, so selectivity
+    /// falls back to statistics that do not need it (equality: `1 / distinct`) or to the
+    /// defaults. Normalised text (see [`crate::fingerprint`]) plans this way.
+    Param,
 }
 
 impl fmt::Display for Literal {
@@ -68,6 +72,7 @@ impl fmt::Display for Literal {
             Literal::String(s) => write!(f, "'{}'", s.replace('\'', "''")),
             Literal::Bool(b) => write!(f, "{b}"),
             Literal::Null => f.write_str("NULL"),
+            Literal::Param => f.write_str("?"),
         }
     }
 }
@@ -586,24 +591,29 @@ fn convert_query(query: &ast::Query) -> Result<Query> {
                     return Err(unsupported_at("LIMIT BY", first));
                 }
                 if let Some(l) = limit {
-                    out.limit = Some(const_u64(l, "LIMIT")?);
+                    out.limit = Some(const_u64(l, "LIMIT", PARAM_LIMIT)?);
                 }
                 if let Some(o) = offset {
-                    out.offset = Some(const_u64(&o.value, "OFFSET")?);
+                    out.offset = Some(const_u64(&o.value, "OFFSET", 0)?);
                 }
             }
             LimitClause::OffsetCommaLimit { offset, limit } => {
-                out.limit = Some(const_u64(limit, "LIMIT")?);
-                out.offset = Some(const_u64(offset, "OFFSET")?);
+                out.limit = Some(const_u64(limit, "LIMIT", PARAM_LIMIT)?);
+                out.offset = Some(const_u64(offset, "OFFSET", 0)?);
             }
         }
     }
     Ok(out)
 }
 
-fn const_u64(e: &Expr, what: &str) -> Result<u64> {
+/// The row count assumed for `LIMIT ?` (a parameter, as in normalised text): a page of
+/// results. `OFFSET ?` is taken as 0.
+pub const PARAM_LIMIT: u64 = 100;
+
+fn const_u64(e: &Expr, what: &str, param: u64) -> Result<u64> {
     match const_literal(e) {
         Some(Literal::Number(n)) if n >= 0.0 && n.fract() == 0.0 => Ok(n as u64),
+        Some(Literal::Param) => Ok(param),
         _ => Err(unsupported_at(
             format!("{what} that is not a non-negative integer constant"),
             e,
@@ -859,6 +869,7 @@ fn const_literal(e: &Expr) -> Option<Literal> {
             | ast::Value::NationalStringLiteral(s) => Some(Literal::String(s.clone())),
             ast::Value::Boolean(b) => Some(Literal::Bool(*b)),
             ast::Value::Null => Some(Literal::Null),
+            ast::Value::Placeholder(_) => Some(Literal::Param),
             _ => None,
         },
         Expr::TypedString(ts) => match &ts.value.value {

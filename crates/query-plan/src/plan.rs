@@ -581,6 +581,83 @@ fn conjunct_implies(q: &Pred, t: &Pred) -> bool {
 }
 
 // ---------------------------------------------------------------------------------------
+// What an index could serve (for the index advisor).
+
+/// The columns of one table that an index could serve in one query, as the planner sees
+/// them (qualifiers and aliases resolved).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct IndexableColumns {
+    /// The table's catalogue name.
+    pub table: String,
+    /// Columns restricted by an equality-like conjunct (`=`, `IN`, `IS NULL`).
+    pub eq: Vec<String>,
+    /// Columns restricted by a range-like conjunct (`<`, `BETWEEN`, `LIKE 'p%'`, ...).
+    pub range: Vec<String>,
+    /// Columns of join equalities with another table.
+    pub join: Vec<String>,
+    /// `ORDER BY` columns, in order, when every key is a column of this table.
+    pub order: Vec<String>,
+    /// Every column the query reads from the table.
+    pub needed: Vec<String>,
+}
+
+fn push_unique(v: &mut Vec<String>, s: &str) {
+    if !v.iter().any(|x| x == s) {
+        v.push(s.to_owned());
+    }
+}
+
+/// Per table of `query` (in `FROM` order), the columns an index could serve.
+pub(crate) fn indexable_columns(catalog: &Catalog, query: &Query) -> Result<Vec<IndexableColumns>> {
+    let planner = Planner::new(catalog, query, &PlanOptions::default())?;
+    let mut out: Vec<IndexableColumns> = planner
+        .tables
+        .iter()
+        .enumerate()
+        .map(|(t, table)| IndexableColumns {
+            table: table.name.clone(),
+            needed: planner.needed[t].clone(),
+            ..IndexableColumns::default()
+        })
+        .collect();
+    for (t, preds) in planner.local.iter().enumerate() {
+        for p in preds {
+            let Some(col) = single_column(p) else {
+                continue;
+            };
+            if is_eq_like(p) {
+                push_unique(&mut out[t].eq, &col.name);
+            } else if is_range_like(p) {
+                push_unique(&mut out[t].range, &col.name);
+            }
+        }
+    }
+    for (a, ca, b, cb, _) in &planner.edges {
+        push_unique(&mut out[*a].join, ca);
+        push_unique(&mut out[*b].join, cb);
+    }
+    let mut order: Option<(usize, Vec<String>)> = None;
+    for key in &query.order_by {
+        let Scalar::Column(c) = &key.expr else {
+            order = None;
+            break;
+        };
+        match (planner.resolve(c)?, &mut order) {
+            (Some((t, name)), None) => order = Some((t, vec![name])),
+            (Some((t, name)), Some((ot, cols))) if t == *ot => cols.push(name),
+            _ => {
+                order = None;
+                break;
+            }
+        }
+    }
+    if let Some((t, cols)) = order {
+        out[t].order = cols;
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------
 // The planner.
 
 struct Planner<'a> {

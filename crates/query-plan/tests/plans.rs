@@ -480,3 +480,28 @@ fn explain_text_and_json() {
     assert_eq!(scan["index"], "users_email");
     assert!(scan["rows"].is_number());
 }
+
+#[test]
+fn normalised_text_with_placeholders_plans() {
+    let c = catalog();
+    let sql = query_plan::fingerprint::normalize(
+        "SELECT id FROM orders WHERE user_id = 42 AND total > 10 ORDER BY id LIMIT 10 OFFSET 20",
+    )
+    .unwrap();
+    assert_eq!(
+        sql,
+        "SELECT id FROM orders WHERE user_id = ? AND total > ? ORDER BY id LIMIT ? OFFSET ?"
+    );
+    let plan = plan_sql(&c, &sql).unwrap();
+    // Equality on a parameter still uses the column's distinct count: the index wins.
+    assert_eq!(
+        plan.root.scan_of("orders").unwrap().index.as_deref(),
+        Some("orders_user")
+    );
+    let text = explain_text(&plan);
+    assert!(text.contains("user_id = ?"), "{text}");
+    assert!(text.contains("Limit"), "{text}");
+    // A LIKE pattern that is a parameter has no known prefix.
+    let err = plan_sql(&c, "SELECT id FROM users WHERE email LIKE ?").unwrap_err();
+    assert!(err.to_string().contains("LIKE"), "{err}");
+}

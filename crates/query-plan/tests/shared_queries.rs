@@ -1,41 +1,17 @@
 //! Every query of the shared sets (TPC-H q1..q22, ClickBench) either plans or fails with
 //! `Unsupported` / `Parse` naming the construct; the share that plans is printed.
 
-use std::path::PathBuf;
+#[path = "support/shared.rs"]
+mod shared;
 
 use query_plan::{Catalog, Error, PlanOptions, explain_text, parse_query, plan_query};
-
-fn data_dir() -> Option<PathBuf> {
-    let dir = match std::env::var_os("SHARED_DATA") {
-        Some(d) => PathBuf::from(d).join("sql"),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/sql"),
-    };
-    dir.is_dir().then_some(dir)
-}
-
-/// The TPC-H schema, with DataFusion's `CREATE EXTERNAL TABLE` syntax reduced to plain
-/// `CREATE TABLE`.
-fn tpch_catalog(dir: &std::path::Path) -> Catalog {
-    let text = std::fs::read_to_string(dir.join("tpch/schema.sql")).expect("schema.sql");
-    let mut ddl = String::new();
-    for statement in text.split(';') {
-        let Some(end) = statement.find("STORED AS") else {
-            continue;
-        };
-        let body = statement[..end].replace("CREATE EXTERNAL TABLE", "CREATE TABLE");
-        let body = body.replace(",\n)", "\n)");
-        ddl.push_str(&body);
-        ddl.push_str(";\n");
-    }
-    Catalog::from_sql(&ddl).expect("TPC-H schema loads")
-}
+use shared::{QuerySet, data_dir, queries, tpch_catalog};
 
 /// Outcome of one query: `Ok(())` if it planned, else the error.
 fn run(base: &Catalog, name: &str, sql: &str) -> Result<(), Error> {
     let result = std::panic::catch_unwind(|| {
         let query = parse_query(sql)?;
-        let mut catalog = base.clone();
-        catalog.extend_from_query(&query);
+        let catalog = shared::catalog_for(base, &query);
         let plan = plan_query(&catalog, &query, &PlanOptions::default())?;
         assert!(plan.cost().is_finite() && plan.cost() > 0.0, "{name}");
         let _ = explain_text(&plan);
@@ -50,22 +26,18 @@ fn shared_queries_plan_or_fail_cleanly() {
         eprintln!("notice: shared SQL data not found; set SHARED_DATA to run this test");
         return;
     };
-    let mut queries: Vec<(String, String, Catalog)> = Vec::new();
     let tpch = tpch_catalog(&dir);
-    for i in 1..=22 {
-        let path = dir.join(format!("tpch/q{i}.sql"));
-        let sql = std::fs::read_to_string(&path).expect("query file");
-        queries.push((format!("tpch/q{i}"), sql, tpch.clone()));
-    }
-    let clickbench =
-        std::fs::read_to_string(dir.join("clickbench/queries.sql")).expect("clickbench");
-    for (i, line) in clickbench
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .enumerate()
-    {
-        queries.push((format!("clickbench/q{i}"), line.to_string(), Catalog::new()));
-    }
+    let empty = Catalog::new();
+    let queries: Vec<(String, String, &Catalog)> = queries(&dir)
+        .into_iter()
+        .map(|q| {
+            let catalog = match q.set {
+                QuerySet::Tpch => &tpch,
+                QuerySet::ClickBench => &empty,
+            };
+            (q.name, q.sql, catalog)
+        })
+        .collect();
 
     let mut planned = Vec::new();
     let mut failures = Vec::new();
