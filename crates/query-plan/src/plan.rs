@@ -676,6 +676,14 @@ struct Planner<'a> {
     aliases: Vec<String>,
     forced: HashMap<String, String>,
     ignored: Vec<String>,
+    /// Per table: selectivity of its single-table conjuncts.
+    local_sel: Vec<f64>,
+    /// Per join equality: its selectivity.
+    edge_sel: Vec<f64>,
+    /// Per residual conjunct: its selectivity.
+    residual_sel: Vec<f64>,
+    /// Per join equality: the best index probe into its first and its second table.
+    probes: Vec<[Option<(&'a Index, Estimate)>; 2]>,
 }
 
 struct Lookup<'p, 'a> {
@@ -692,6 +700,46 @@ impl StatsLookup for Lookup<'_, '_> {
             .map(|c| c.stats.clone())
             .unwrap_or_default()
     }
+}
+
+/// The numbers of a plan node, without its description.
+#[derive(Debug, Clone, Copy)]
+struct Estimate {
+    rows: f64,
+    startup: f64,
+    cost: f64,
+}
+
+impl Estimate {
+    fn of(node: &PlanNode) -> Self {
+        Estimate {
+            rows: node.rows,
+            startup: node.startup_cost,
+            cost: node.cost,
+        }
+    }
+}
+
+/// How two inputs are joined.
+#[derive(Debug, Clone, Copy)]
+enum JoinMethod {
+    /// Hash join on every join equality.
+    Hash,
+    /// Nested loop probing the inner table through an index on this edge's column.
+    IndexLoop(usize),
+    /// Nested loop over the materialised inner input.
+    Loop,
+}
+
+/// The best plan found for a subset of the tables: its estimate and, for two or more
+/// tables, the table joined last and the step that joined it.
+type Subset = (Estimate, Option<(usize, JoinStep)>);
+
+/// A costed join of an outer input with one more table.
+#[derive(Debug, Clone, Copy)]
+struct JoinStep {
+    method: JoinMethod,
+    est: Estimate,
 }
 
 /// One way to read a table.
@@ -733,9 +781,14 @@ impl<'a> Planner<'a> {
             aliases,
             forced: HashMap::new(),
             ignored: Vec::new(),
+            local_sel: Vec::new(),
+            edge_sel: Vec::new(),
+            residual_sel: Vec::new(),
+            probes: Vec::new(),
         };
         planner.apply_hints(options)?;
         planner.classify()?;
+        planner.estimate_predicates();
         Ok(planner)
     }
 
@@ -871,6 +924,31 @@ impl<'a> Planner<'a> {
             self.residual.push((mask, p.clone()));
         }
         Ok(())
+    }
+
+    /// Selectivities and index probes that do not depend on the join order, computed once.
+    fn estimate_predicates(&mut self) {
+        let st = self.lookup();
+        let local_sel = self
+            .local
+            .iter()
+            .map(|preds| conjunction_selectivity(preds.iter(), &st))
+            .collect();
+        let edge_sel = self.edges.iter().map(|e| selectivity(&e.4, &st)).collect();
+        let residual_sel = self
+            .residual
+            .iter()
+            .map(|(_, p)| selectivity(p, &st))
+            .collect();
+        self.local_sel = local_sel;
+        self.edge_sel = edge_sel;
+        self.residual_sel = residual_sel;
+        self.probes = (0..self.edges.len())
+            .map(|e| {
+                let (a, ca, b, cb, _) = &self.edges[e];
+                [self.probe_estimate(*a, ca), self.probe_estimate(*b, cb)]
+            })
+            .collect();
     }
 
     fn lookup(&self) -> Lookup<'_, 'a> {
@@ -1054,13 +1132,14 @@ impl<'a> Planner<'a> {
         Ok(paths)
     }
 
-    /// A lookup of table `t` through an index on `col`, per outer row, if one is usable.
-    fn index_probe(&self, t: usize, col: &str, join_pred: &Pred) -> Option<PlanNode> {
+    /// The cheapest lookup of table `t` through an index whose first column is `col`, per
+    /// outer row, if one is usable: the index and the per-probe estimate.
+    fn probe_estimate(&self, t: usize, col: &str) -> Option<(&'a Index, Estimate)> {
         use cost::*;
         let table = self.tables[t];
         let n = (table.rows as f64).max(1.0);
-        let st = self.lookup();
-        let mut best: Option<PlanNode> = None;
+        let n_local = self.local[t].len() as f64;
+        let mut best: Option<(&'a Index, Estimate)> = None;
         for index in self.catalog.indexes_on(&table.name) {
             if index.columns.first().map(String::as_str) != Some(col)
                 || !self.index_allowed(t, index)
@@ -1068,150 +1147,204 @@ impl<'a> Planner<'a> {
             {
                 continue;
             }
-            let stats = table
-                .get_column(col)
-                .map(|c| c.stats.clone())
-                .unwrap_or_default();
             let per_probe = if index.unique {
                 1.0
             } else {
-                (n * eq_sel(&stats)).max(1.0)
+                (n * table
+                    .get_column(col)
+                    .map_or(DEFAULT_EQ_SEL, |c| eq_sel(&c.stats)))
+                .max(1.0)
             };
-            let local: Vec<&Pred> = self.local[t].iter().collect();
-            let sel = conjunction_selectivity(local.iter().copied(), &st);
             let covered = self.needed[t].iter().all(|c| index.columns.contains(c));
             let descent = RANDOM_PAGE_COST + n.log2().max(1.0) * CPU_OPERATOR_COST;
-            let mut cost = descent
-                + per_probe * (CPU_INDEX_TUPLE_COST + CPU_OPERATOR_COST * local.len() as f64);
+            let mut cost =
+                descent + per_probe * (CPU_INDEX_TUPLE_COST + CPU_OPERATOR_COST * n_local);
             if !covered {
                 cost += per_probe * (RANDOM_PAGE_COST + CPU_TUPLE_COST);
             }
-            let mut details = vec![format!("Index Cond: {join_pred}")];
-            details.extend(Self::filter_detail(&local));
-            let node = PlanNode {
-                kind: if covered {
-                    NodeKind::IndexOnlyScan
-                } else {
-                    NodeKind::IndexScan
-                },
-                table: Some(self.label(t)),
-                index: Some(index.name.clone()),
-                rows: (per_probe * sel).max(1.0),
-                startup_cost: descent,
+            let est = Estimate {
+                rows: (per_probe * self.local_sel[t]).max(1.0),
+                startup: descent,
                 cost,
-                details,
-                children: Vec::new(),
             };
-            if best.as_ref().is_none_or(|b| node.cost < b.cost) {
-                best = Some(node);
+            if best.is_none_or(|(_, b)| est.cost < b.cost) {
+                best = Some((index, est));
             }
         }
         best
     }
 
-    /// Join `outer` (covering `outer_mask`) with table `t`, choosing the cheapest method.
-    fn join(&self, outer: &PlanNode, outer_mask: u64, t: usize, inner: &PlanNode) -> PlanNode {
-        use cost::*;
-        let st = self.lookup();
-        let mask = outer_mask | (1 << t);
-        let edges: Vec<&(usize, String, usize, String, Pred)> = self
-            .edges
+    /// The plan node of an index probe found by [`Planner::probe_estimate`].
+    fn probe_node(&self, t: usize, index: &Index, est: Estimate, join_pred: &Pred) -> PlanNode {
+        let covered = self.needed[t].iter().all(|c| index.columns.contains(c));
+        let local: Vec<&Pred> = self.local[t].iter().collect();
+        let mut details = vec![format!("Index Cond: {join_pred}")];
+        details.extend(Self::filter_detail(&local));
+        PlanNode {
+            kind: if covered {
+                NodeKind::IndexOnlyScan
+            } else {
+                NodeKind::IndexScan
+            },
+            table: Some(self.label(t)),
+            index: Some(index.name.clone()),
+            rows: est.rows,
+            startup_cost: est.startup,
+            cost: est.cost,
+            details,
+            children: Vec::new(),
+        }
+    }
+
+    /// Join equalities between table `t` and the tables of `outer_mask` (positions in
+    /// `self.edges`).
+    fn edges_between(&self, outer_mask: u64, t: usize) -> impl Iterator<Item = usize> + '_ {
+        self.edges
             .iter()
-            .filter(|(a, _, b, _, _)| {
+            .enumerate()
+            .filter(move |(_, (a, _, b, _, _))| {
                 (*a == t && outer_mask & (1 << b) != 0) || (*b == t && outer_mask & (1 << a) != 0)
             })
-            .collect();
-        let residual: Vec<&Pred> = self
-            .residual
+            .map(|(i, _)| i)
+    }
+
+    /// Multi-table conjuncts (positions in `self.residual`) that become checkable when `t`
+    /// joins `outer_mask`.
+    fn residual_between(&self, outer_mask: u64, t: usize) -> impl Iterator<Item = usize> + '_ {
+        let mask = outer_mask | (1 << t);
+        self.residual
             .iter()
-            .filter(|(m, _)| m & mask == *m && m & outer_mask != *m)
-            .map(|(_, p)| p)
-            .collect();
+            .enumerate()
+            .filter(move |(_, (m, _))| m & mask == *m && m & outer_mask != *m)
+            .map(|(i, _)| i)
+    }
+
+    /// Costs joining `outer` (covering `outer_mask`) with table `t` read as `inner`, by
+    /// every method, and returns the cheapest (the first on ties: hash, index loops in
+    /// edge order, plain nested loop).
+    fn join_step(&self, outer: Estimate, outer_mask: u64, t: usize, inner: Estimate) -> JoinStep {
+        use cost::*;
         let mut sel = 1.0;
-        for e in &edges {
-            sel *= selectivity(&e.4, &st);
+        let mut n_edges = 0usize;
+        for e in self.edges_between(outer_mask, t) {
+            sel *= self.edge_sel[e];
+            n_edges += 1;
         }
-        for p in &residual {
-            sel *= selectivity(p, &st);
+        let mut n_residual = 0usize;
+        for r in self.residual_between(outer_mask, t) {
+            sel *= self.residual_sel[r];
+            n_residual += 1;
         }
         let rows = (outer.rows * inner.rows * sel).max(1.0);
-        let conds: Vec<String> = edges.iter().map(|e| e.4.to_string()).collect();
-        let mut details = Vec::new();
-        let mut candidates: Vec<PlanNode> = Vec::new();
-        let residual_cpu = rows * CPU_OPERATOR_COST * residual.len() as f64;
-        let mut residual_detail = Vec::new();
-        residual_detail.extend(Self::filter_detail(&residual).map(|f| format!("Join {f}")));
-
-        if !edges.is_empty() {
-            let cost = outer.cost
-                + inner.cost
-                + inner.rows * HASH_BUILD_COST
-                + outer.rows * HASH_PROBE_COST
-                + rows * CPU_TUPLE_COST
-                + residual_cpu;
-            details.push(format!("Hash Cond: {}", conds.join(" AND ")));
-            details.extend(residual_detail.clone());
-            candidates.push(PlanNode {
-                kind: NodeKind::HashJoin,
-                table: None,
-                index: None,
-                rows,
-                startup_cost: inner.cost + inner.rows * HASH_BUILD_COST + outer.startup_cost,
-                cost,
-                details: std::mem::take(&mut details),
-                children: vec![outer.clone(), inner.clone()],
-            });
-            for e in &edges {
-                let inner_col = if e.0 == t { &e.1 } else { &e.3 };
-                if let Some(mut probe) = self.index_probe(t, inner_col, &e.4) {
-                    probe
-                        .details
-                        .push(format!("Loops: {:.0} (rows and cost per loop)", outer.rows));
-                    let cost = outer.cost
-                        + outer.rows * probe.cost
+        let residual_cpu = rows * CPU_OPERATOR_COST * n_residual as f64;
+        let mut best: Option<JoinStep> = None;
+        let mut consider = |step: JoinStep| {
+            if best.is_none_or(|b| step.est.cost < b.est.cost) {
+                best = Some(step);
+            }
+        };
+        if n_edges > 0 {
+            consider(JoinStep {
+                method: JoinMethod::Hash,
+                est: Estimate {
+                    rows,
+                    startup: inner.cost + inner.rows * HASH_BUILD_COST + outer.startup,
+                    cost: outer.cost
+                        + inner.cost
+                        + inner.rows * HASH_BUILD_COST
+                        + outer.rows * HASH_PROBE_COST
                         + rows * CPU_TUPLE_COST
-                        + rows * CPU_OPERATOR_COST * (edges.len() - 1) as f64
-                        + residual_cpu;
-                    let mut details = Vec::new();
-                    if edges.len() > 1 {
-                        details.push(format!("Join Filter: {}", conds.join(" AND ")));
-                    }
-                    details.extend(residual_detail.clone());
-                    candidates.push(PlanNode {
-                        kind: NodeKind::NestedLoop,
-                        table: None,
-                        index: None,
+                        + residual_cpu,
+                },
+            });
+            for e in self.edges_between(outer_mask, t) {
+                let Some((_, probe)) = self.probes[e][usize::from(self.edges[e].0 != t)] else {
+                    continue;
+                };
+                consider(JoinStep {
+                    method: JoinMethod::IndexLoop(e),
+                    est: Estimate {
                         rows,
-                        startup_cost: outer.startup_cost + probe.startup_cost,
-                        cost,
-                        details,
-                        children: vec![outer.clone(), probe],
-                    });
-                }
+                        startup: outer.startup + probe.startup,
+                        cost: outer.cost
+                            + outer.rows * probe.cost
+                            + rows * CPU_TUPLE_COST
+                            + rows * CPU_OPERATOR_COST * (n_edges - 1) as f64
+                            + residual_cpu,
+                    },
+                });
             }
         }
-        let mut nl_details = Vec::new();
-        if !conds.is_empty() {
-            nl_details.push(format!("Join Filter: {}", conds.join(" AND ")));
-        }
-        nl_details.extend(residual_detail);
-        candidates.push(PlanNode {
-            kind: NodeKind::NestedLoop,
+        consider(JoinStep {
+            method: JoinMethod::Loop,
+            est: Estimate {
+                rows,
+                startup: outer.startup + inner.cost,
+                cost: outer.cost
+                    + inner.cost
+                    + outer.rows * inner.rows * CPU_OPERATOR_COST * (1 + n_edges) as f64
+                    + rows * CPU_TUPLE_COST,
+            },
+        });
+        best.expect("the nested loop is always possible")
+    }
+
+    /// The plan node of a join step chosen by [`Planner::join_step`].
+    fn join_node(
+        &self,
+        outer: PlanNode,
+        outer_mask: u64,
+        t: usize,
+        inner: PlanNode,
+        step: JoinStep,
+    ) -> PlanNode {
+        let conds: Vec<String> = self
+            .edges_between(outer_mask, t)
+            .map(|e| self.edges[e].4.to_string())
+            .collect();
+        let residual: Vec<&Pred> = self
+            .residual_between(outer_mask, t)
+            .map(|r| &self.residual[r].1)
+            .collect();
+        let mut details = Vec::new();
+        let (kind, children) = match step.method {
+            JoinMethod::Hash => {
+                details.push(format!("Hash Cond: {}", conds.join(" AND ")));
+                (NodeKind::HashJoin, vec![outer, inner])
+            }
+            JoinMethod::IndexLoop(e) => {
+                let (a, ca, _, cb, pred) = &self.edges[e];
+                let col = if *a == t { ca } else { cb };
+                let (index, est) =
+                    self.probes[e][usize::from(*a != t)].expect("an index loop has a probe");
+                debug_assert_eq!(index.columns[0], *col);
+                let mut probe = self.probe_node(t, index, est, pred);
+                probe
+                    .details
+                    .push(format!("Loops: {:.0} (rows and cost per loop)", outer.rows));
+                if conds.len() > 1 {
+                    details.push(format!("Join Filter: {}", conds.join(" AND ")));
+                }
+                (NodeKind::NestedLoop, vec![outer, probe])
+            }
+            JoinMethod::Loop => {
+                if !conds.is_empty() {
+                    details.push(format!("Join Filter: {}", conds.join(" AND ")));
+                }
+                (NodeKind::NestedLoop, vec![outer, inner])
+            }
+        };
+        details.extend(Self::filter_detail(&residual).map(|f| format!("Join {f}")));
+        PlanNode {
+            kind,
             table: None,
             index: None,
-            rows,
-            startup_cost: outer.startup_cost + inner.cost,
-            cost: outer.cost
-                + inner.cost
-                + outer.rows * inner.rows * CPU_OPERATOR_COST * (1 + conds.len()) as f64
-                + rows * CPU_TUPLE_COST,
-            details: nl_details,
-            children: vec![outer.clone(), inner.clone()],
-        });
-        candidates
-            .into_iter()
-            .min_by(|a, b| a.cost.total_cmp(&b.cost))
-            .expect("at least the nested loop")
+            rows: step.est.rows,
+            startup_cost: step.est.startup,
+            cost: step.est.cost,
+            details,
+            children,
+        }
     }
 
     fn best_unordered(paths: &[Access]) -> &PlanNode {
@@ -1222,6 +1355,9 @@ impl<'a> Planner<'a> {
             .node
     }
 
+    /// The join tree: every left-deep order costed by dynamic programming over table
+    /// subsets (estimates only; nodes are built once, for the winning tree), or the written
+    /// order beyond [`MAX_DP_TABLES`] tables.
     fn join_tree(&self, singles: &[PlanNode]) -> PlanNode {
         let n = singles.len();
         if n == 1 {
@@ -1231,51 +1367,65 @@ impl<'a> Planner<'a> {
             let mut acc = singles[0].clone();
             let mut mask = 1u64;
             for (t, single) in singles.iter().enumerate().skip(1) {
-                acc = self.join(&acc, mask, t, single);
+                let step = self.join_step(Estimate::of(&acc), mask, t, Estimate::of(single));
+                acc = self.join_node(acc, mask, t, single.clone(), step);
                 mask |= 1 << t;
             }
             return acc;
         }
         let full = (1u64 << n) - 1;
-        let mut best: Vec<Option<PlanNode>> = vec![None; 1 << n];
-        for (t, single) in singles.iter().enumerate() {
-            best[1 << t] = Some(single.clone());
+        let estimates: Vec<Estimate> = singles.iter().map(Estimate::of).collect();
+        let mut best: Vec<Option<Subset>> = vec![None; 1 << n];
+        for (t, est) in estimates.iter().enumerate() {
+            best[1 << t] = Some((*est, None));
         }
         for mask in 1..=full {
             if mask.count_ones() < 2 {
                 continue;
             }
-            let connected = |outer: u64, t: usize| {
-                self.edges.iter().any(|(a, _, b, _, _)| {
-                    (*a == t && outer & (1 << b) != 0) || (*b == t && outer & (1 << a) != 0)
-                })
-            };
+            let connected = |outer: u64, t: usize| self.edges_between(outer, t).next().is_some();
             // Prefer joins along an edge; fall back to cross products only if none exists.
             let any_connected = (0..n).any(|t| {
                 mask & (1 << t) != 0
                     && best[(mask ^ (1 << t)) as usize].is_some()
                     && connected(mask ^ (1 << t), t)
             });
-            let mut choice: Option<PlanNode> = None;
-            for (t, single) in singles.iter().enumerate() {
+            let mut choice: Option<Subset> = None;
+            for (t, inner) in estimates.iter().enumerate() {
                 if mask & (1 << t) == 0 {
                     continue;
                 }
                 let outer_mask = mask ^ (1 << t);
-                let Some(outer) = &best[outer_mask as usize] else {
+                let Some((outer, _)) = best[outer_mask as usize] else {
                     continue;
                 };
                 if any_connected && !connected(outer_mask, t) {
                     continue;
                 }
-                let node = self.join(outer, outer_mask, t, single);
-                if choice.as_ref().is_none_or(|c| node.cost < c.cost) {
-                    choice = Some(node);
+                let step = self.join_step(outer, outer_mask, t, *inner);
+                if choice.is_none_or(|(c, _)| step.est.cost < c.cost) {
+                    choice = Some((step.est, Some((t, step))));
                 }
             }
             best[mask as usize] = choice;
         }
-        best[full as usize].take().expect("full set planned")
+        self.build_join_tree(full, &best, singles)
+    }
+
+    fn build_join_tree(
+        &self,
+        mask: u64,
+        best: &[Option<Subset>],
+        singles: &[PlanNode],
+    ) -> PlanNode {
+        match best[mask as usize].expect("every subset on the path is planned") {
+            (_, None) => singles[mask.trailing_zeros() as usize].clone(),
+            (_, Some((t, step))) => {
+                let outer_mask = mask ^ (1 << t);
+                let outer = self.build_join_tree(outer_mask, best, singles);
+                self.join_node(outer, outer_mask, t, singles[t].clone(), step)
+            }
+        }
     }
 
     fn aggregate(&self, input: PlanNode) -> Result<PlanNode> {
