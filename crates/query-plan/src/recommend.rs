@@ -212,6 +212,8 @@ pub struct Advice {
     pub candidates: usize,
     /// How many workload queries were costed.
     pub costed: usize,
+    /// What each recommendation's [`saving`](Recommendation::saving) is a share of.
+    pub basis: SavingBasis,
 }
 
 /// A parsed, costed workload query.
@@ -372,6 +374,7 @@ pub fn recommend(catalog: &Catalog, workload: &Workload, config: &AdvisorConfig)
         skipped,
         candidates: considered,
         costed: costed.len(),
+        basis: config.basis,
     }
 }
 
@@ -503,10 +506,14 @@ impl fmt::Display for Advice {
             writeln!(f, "{}. {};", i + 1, r.create_sql)?;
             writeln!(
                 f,
-                "   workload cost {:.0} -> {:.0} (saving {:.1} % of the basis)",
+                "   workload cost {:.0} -> {:.0} (saves {:.1} % of {})",
                 r.cost_before,
                 r.cost_after,
-                100.0 * r.saving
+                100.0 * r.saving,
+                match self.basis {
+                    SavingBasis::Workload => "the workload",
+                    SavingBasis::HelpedQueries => "the queries it helps",
+                }
             )?;
             for h in &r.helped {
                 writeln!(
@@ -533,9 +540,14 @@ impl fmt::Display for Advice {
     }
 }
 
-/// `sql` on one line, cut to `max` characters.
+/// `sql` on one line without `--` comment lines, cut to `max` characters.
 fn one_line(sql: &str, max: usize) -> String {
-    let flat: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    let flat: String = sql
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .flat_map(str::split_whitespace)
+        .collect::<Vec<_>>()
+        .join(" ");
     if flat.chars().count() <= max {
         flat
     } else {
