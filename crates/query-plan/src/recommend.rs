@@ -10,7 +10,7 @@
 //!    use; two-column indexes `(e, x)` with `e` an equality or join column and `x` another
 //!    such column (equality first, then range or order: the shape a B-tree serves best),
 //!    and `(e, x)` covering the table when the query reads only those two columns (an
-//!    index-only scan). A candidate whose columns are a prefix of an existing index's
+//!    index-only scan), and the first two `ORDER BY` columns. A candidate whose columns are a prefix of an existing index's
 //!    columns is dropped: that index already serves it.
 //! 3. Greedy: each round, every remaining candidate is added to the catalogue as a
 //!    *hypothetical* index and the queries reading its table are re-planned. The saving
@@ -384,8 +384,7 @@ fn add_candidates(
     two_column: bool,
     out: &mut BTreeSet<Candidate>,
 ) {
-    let mut leading: Vec<&String> = u.eq.iter().chain(&u.join).collect();
-    leading.dedup();
+    let leading: Vec<&String> = u.eq.iter().chain(&u.join).collect();
     let mut all: Vec<&String> = Vec::new();
     for c in u.eq.iter().chain(&u.join).chain(&u.range).chain(&u.order) {
         if !all.contains(&c) {
@@ -420,8 +419,7 @@ fn add_candidates(
             }
         }
     }
-    // Two ORDER BY columns, or a range column then the next ORDER BY key, are served
-    // in order by a composite index too.
+    // The first two ORDER BY columns: a composite index returns rows in that order.
     if let [a, b, ..] = u.order.as_slice() {
         out.insert(Candidate {
             table: u.table.clone(),
