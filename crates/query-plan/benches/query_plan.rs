@@ -34,6 +34,7 @@
 mod shared;
 
 use std::hint::black_box;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
@@ -61,7 +62,13 @@ struct Workload {
     queries: Vec<(String, String, Catalog, bool)>,
 }
 
-fn workload() -> Workload {
+/// The queries, read and prepared once for every benchmark group.
+fn workload() -> &'static Workload {
+    static WORKLOAD: OnceLock<Workload> = OnceLock::new();
+    WORKLOAD.get_or_init(load)
+}
+
+fn load() -> Workload {
     let mut queries = Vec::new();
     let empty = Catalog::new();
     let (list, tpch) = match shared::data_dir() {

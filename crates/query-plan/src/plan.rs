@@ -1313,11 +1313,9 @@ impl<'a> Planner<'a> {
                 (NodeKind::HashJoin, vec![outer, inner])
             }
             JoinMethod::IndexLoop(e) => {
-                let (a, ca, _, cb, pred) = &self.edges[e];
-                let col = if *a == t { ca } else { cb };
+                let (a, _, _, _, pred) = &self.edges[e];
                 let (index, est) =
                     self.probes[e][usize::from(*a != t)].expect("an index loop has a probe");
-                debug_assert_eq!(index.columns[0], *col);
                 let mut probe = self.probe_node(t, index, est, pred);
                 probe
                     .details

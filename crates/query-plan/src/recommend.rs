@@ -378,53 +378,46 @@ pub fn recommend(catalog: &Catalog, workload: &Workload, config: &AdvisorConfig)
     }
 }
 
-/// Candidates from one table's indexable columns.
+/// Candidates from one table's indexable columns (`out` is a set: repeats are harmless).
 fn add_candidates(
     u: &crate::plan::IndexableColumns,
     two_column: bool,
     out: &mut BTreeSet<Candidate>,
 ) {
-    let leading: Vec<&String> = u.eq.iter().chain(&u.join).collect();
-    let mut all: Vec<&String> = Vec::new();
-    for c in u.eq.iter().chain(&u.join).chain(&u.range).chain(&u.order) {
-        if !all.contains(&c) {
-            all.push(c);
-        }
-    }
-    let single = |c: &String| Candidate {
+    let candidate = |columns: &[&String]| Candidate {
         table: u.table.clone(),
-        columns: vec![c.clone()],
+        columns: columns.iter().map(|c| (*c).clone()).collect(),
     };
+    let leading: Vec<&String> = u.eq.iter().chain(&u.join).collect();
+    let all: Vec<&String> = leading
+        .iter()
+        .copied()
+        .chain(&u.range)
+        .chain(&u.order)
+        .collect();
     for c in &all {
-        out.insert(single(c));
+        out.insert(candidate(&[c]));
     }
     if !two_column {
         return;
     }
-    let mut seconds: Vec<&String> = all.clone();
-    if u.needed.len() == 2 {
-        for c in &u.needed {
-            if !seconds.contains(&c) {
-                seconds.push(c);
-            }
-        }
-    }
+    // Second columns: any indexable column, and the query's other column when it reads only
+    // two (a covering index).
+    let covering = if u.needed.len() == 2 {
+        &u.needed[..]
+    } else {
+        &[]
+    };
     for a in &leading {
-        for b in &seconds {
-            if a != b {
-                out.insert(Candidate {
-                    table: u.table.clone(),
-                    columns: vec![(*a).clone(), (*b).clone()],
-                });
+        for b in all.iter().copied().chain(covering) {
+            if *a != b {
+                out.insert(candidate(&[a, b]));
             }
         }
     }
     // The first two ORDER BY columns: a composite index returns rows in that order.
     if let [a, b, ..] = u.order.as_slice() {
-        out.insert(Candidate {
-            table: u.table.clone(),
-            columns: vec![a.clone(), b.clone()],
-        });
+        out.insert(candidate(&[a, b]));
     }
 }
 
