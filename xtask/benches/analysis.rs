@@ -1,5 +1,6 @@
-//! The harness's own cost: reading two run files, deciding and reporting for 1,000 benchmarks
-//! with 100 samples each. The target is well under a second (PRODUCT.md).
+//! The harness's own cost: reading two run files (or two criterion output folders), deciding and
+//! reporting for 1,000 benchmarks with 100 samples each. The target is well under a second
+//! (PRODUCT.md).
 //!
 //! Ids are stable baseline keys: `xtask/analysis/<stage>/1000x100`.
 
@@ -9,7 +10,10 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use xtask::compare::compare;
 use xtask::config::Config;
 use xtask::model::{Benchmark, Metric, Run, RunMeta, SCHEMA_VERSION, Summary};
-use xtask::{report, store};
+use xtask::{criterion as criterion_output, report, store};
+
+#[path = "support/criterion_folders.rs"]
+mod criterion_folders;
 
 const N_BENCHMARKS: usize = 1_000;
 const N_SAMPLES: usize = 100;
@@ -66,6 +70,12 @@ fn analysis(c: &mut Criterion) {
     store::write_run(&old_path, &synthetic_run(1, 0.0)).expect("writes the old run");
     store::write_run(&new_path, &synthetic_run(2, 0.3)).expect("writes the new run");
     let config = Config::default();
+    let old_folder = dir.path().join("criterion-old");
+    let new_folder = dir.path().join("criterion-new");
+    criterion_folders::write(&old_folder, "new", N_BENCHMARKS, N_SAMPLES, 1, 0.0)
+        .expect("writes the old criterion folder");
+    criterion_folders::write(&new_folder, "new", N_BENCHMARKS, N_SAMPLES, 2, 0.3)
+        .expect("writes the new criterion folder");
 
     let mut group = c.benchmark_group("xtask/analysis");
     group.sample_size(20);
@@ -74,6 +84,16 @@ fn analysis(c: &mut Criterion) {
             (
                 store::read_run(&old_path).unwrap(),
                 store::read_run(&new_path).unwrap(),
+            )
+        })
+    });
+    // Both sides of `diff OLD NEW` given criterion folders: the walk, every `benchmark.json`
+    // and `sample.json`, the summaries.
+    group.bench_function("read_criterion/1000x100", |b| {
+        b.iter(|| {
+            (
+                criterion_output::read_dir(&old_folder, "new").unwrap(),
+                criterion_output::read_dir(&new_folder, "new").unwrap(),
             )
         })
     });

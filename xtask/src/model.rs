@@ -124,12 +124,29 @@ impl Summary {
         assert!(samples.iter().all(|s| s.is_finite()), "non-finite sample");
         let n = samples.len();
         let mean = samples.iter().sum::<f64>() / n as f64;
-        let mut sorted = samples.to_vec();
-        sorted.sort_by(f64::total_cmp);
+        // The order statistics of a full sort, by selection: `total_cmp` orders finite values
+        // as `<` does, and equal keys are equal values, so any algorithm gives the same numbers.
+        let min = samples
+            .iter()
+            .copied()
+            .min_by(f64::total_cmp)
+            .expect("not empty");
+        let max = samples
+            .iter()
+            .copied()
+            .max_by(f64::total_cmp)
+            .expect("not empty");
+        let mut scratch = samples.to_vec();
+        let (below, &mut upper, _) = scratch.select_nth_unstable_by(n / 2, f64::total_cmp);
         let median = if n % 2 == 1 {
-            sorted[n / 2]
+            upper
         } else {
-            (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+            let lower = below
+                .iter()
+                .copied()
+                .max_by(f64::total_cmp)
+                .expect("n >= 2");
+            (lower + upper) / 2.0
         };
         let variance = if n > 1 {
             samples.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / (n - 1) as f64
@@ -140,8 +157,8 @@ impl Summary {
             n,
             mean,
             median,
-            min: sorted[0],
-            max: sorted[n - 1],
+            min,
+            max,
             std_dev: variance.sqrt(),
         }
     }

@@ -8,23 +8,35 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, bail};
+use serde::de::IgnoredAny;
 
 use crate::model::{Run, SCHEMA_VERSION};
 
 /// Reads a run file, refusing unknown schema versions and malformed samples.
+///
+/// No `serde_json::Value` is built. The schema version is checked before the file is parsed as
+/// this version's format: `write_run` puts it first, where a glance finds it; anywhere else, or
+/// when the glance finds another version, a pass over the whole text (checking that it is JSON,
+/// skipping every value but that one) finds it. Errors come in the same order either way: not
+/// JSON, then the version, then the format.
 pub fn read_run(path: &Path) -> anyhow::Result<Run> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read run file {}", path.display()))?;
-    let value: serde_json::Value = serde_json::from_str(&text).with_context(|| {
+    if leading_schema_version(&text) == Some(u64::from(SCHEMA_VERSION)) {
+        // The likely case: a run of this version. Should it not parse, the whole-text pass
+        // below says why, in the usual order.
+        if let Ok(run) = serde_json::from_str::<Run>(&text) {
+            validate(&run).with_context(|| format!("invalid run file {}", path.display()))?;
+            return Ok(run);
+        }
+    }
+    let VersionProbe(version) = serde_json::from_str(&text).with_context(|| {
         format!(
             "{} is not valid JSON (truncated or corrupt); restore it from git or re-run the benchmarks",
             path.display()
         )
     })?;
-    match value
-        .get("schema_version")
-        .and_then(serde_json::Value::as_u64)
-    {
+    match version {
         Some(version) if version == u64::from(SCHEMA_VERSION) => {}
         Some(version) => bail!(
             "{} has schema version {version}, this harness reads version {SCHEMA_VERSION}; use a harness of that version or re-record the run",
@@ -35,10 +47,119 @@ pub fn read_run(path: &Path) -> anyhow::Result<Run> {
             path.display()
         ),
     }
-    let run: Run = serde_json::from_value(value)
+    let run: Run = serde_json::from_str(&text)
         .with_context(|| format!("{} does not match the run format", path.display()))?;
     validate(&run).with_context(|| format!("invalid run file {}", path.display()))?;
     Ok(run)
+}
+
+/// The schema version when the text starts the way `write_run` writes it, `{` and then
+/// `"schema_version": N` with `N` a plain unsigned integer followed by `,` or `}`; else `None`.
+/// A glance, not a check: the rest of the text is not looked at.
+fn leading_schema_version(text: &str) -> Option<u64> {
+    let json_whitespace: &[char] = &[' ', '\n', '\t', '\r'];
+    let rest = text.trim_start_matches(json_whitespace).strip_prefix('{')?;
+    let rest = rest
+        .trim_start_matches(json_whitespace)
+        .strip_prefix("\"schema_version\"")?;
+    let rest = rest.trim_start_matches(json_whitespace).strip_prefix(':')?;
+    let rest = rest.trim_start_matches(json_whitespace);
+    let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let (number, rest) = rest.split_at(digits);
+    // JSON has no leading zeros; a number too large for `u64` is left to the full pass too.
+    if number.is_empty() || (number.len() > 1 && number.starts_with('0')) {
+        return None;
+    }
+    let version = number.parse().ok()?;
+    matches!(
+        rest.trim_start_matches(json_whitespace).chars().next(),
+        Some(',' | '}')
+    )
+    .then_some(version)
+}
+
+/// A run file's `schema_version` when it is an unsigned integer (the last one, should the key
+/// repeat), else `None`; any JSON document deserializes into it, every value but that one
+/// skipped unbuilt.
+#[derive(Debug)]
+struct VersionProbe(Option<u64>);
+
+impl<'de> serde::Deserialize<'de> for VersionProbe {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(VersionProbeVisitor)
+    }
+}
+
+struct VersionProbeVisitor;
+
+impl<'de> serde::de::Visitor<'de> for VersionProbeVisitor {
+    type Value = VersionProbe;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON document")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<VersionProbe, A::Error> {
+        let mut version = None;
+        while let Some(IsVersionKey(is_version)) = map.next_key()? {
+            if is_version {
+                version = map.next_value::<serde_json::Value>()?.as_u64();
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(VersionProbe(version))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<VersionProbe, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(VersionProbe(None))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<VersionProbe, E> {
+        Ok(VersionProbe(None))
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<VersionProbe, E> {
+        Ok(VersionProbe(None))
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<VersionProbe, E> {
+        Ok(VersionProbe(None))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<VersionProbe, E> {
+        Ok(VersionProbe(None))
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<VersionProbe, E> {
+        Ok(VersionProbe(None))
+    }
+
+    fn visit_unit<E>(self) -> Result<VersionProbe, E> {
+        Ok(VersionProbe(None))
+    }
+}
+
+/// Whether a key of the run file's top-level object is `schema_version`, without keeping it.
+struct IsVersionKey(bool);
+
+impl<'de> serde::Deserialize<'de> for IsVersionKey {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl serde::de::Visitor<'_> for KeyVisitor {
+            type Value = IsVersionKey;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a key")
+            }
+
+            fn visit_str<E>(self, key: &str) -> Result<IsVersionKey, E> {
+                Ok(IsVersionKey(key == "schema_version"))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
 }
 
 /// Checks what the type system cannot: samples present and finite, ids unique per metric.
@@ -173,6 +294,73 @@ mod tests {
         .unwrap();
         let error = format!("{:#}", read_run(&path).unwrap_err());
         assert!(error.contains("schema version 99"), "{error}");
+    }
+
+    #[test]
+    fn schema_version_is_found_anywhere_and_checked_after_the_syntax() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.json");
+        let error_for = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            format!("{:#}", read_run(&path).unwrap_err())
+        };
+        // Not the first key, and nested keys of that name do not count.
+        let ok = r#"{"meta": {"schema_version": 5}, "benchmarks": [], "schema_version": 1}"#;
+        std::fs::write(&path, ok).unwrap();
+        assert!(read_run(&path).unwrap().benchmarks.is_empty());
+        for (text, needle) in [
+            (
+                r#"{"meta": {"schema_version": 1}, "benchmarks": []}"#,
+                "has no schema_version",
+            ),
+            (
+                r#"{"schema_version": "1", "meta": {}, "benchmarks": []}"#,
+                "has no schema_version",
+            ),
+            (
+                r#"{"schema_version": 1.0, "meta": {}, "benchmarks": []}"#,
+                "has no schema_version",
+            ),
+            (r#"[1, {"schema_version": 1}]"#, "has no schema_version"),
+            ("17", "has no schema_version"),
+            // The syntax is judged first: a broken file of another version is broken.
+            (
+                r#"{"schema_version": 99, "meta": {}, "benchmarks": [}"#,
+                "not valid JSON",
+            ),
+            (
+                r#"{"schema_version": 1, "meta": {}, "benchmarks": []} x"#,
+                "not valid JSON",
+            ),
+            (
+                r#"{"schema_version": 1, "meta": 5, "benchmarks": []}"#,
+                "does not match the run format",
+            ),
+        ] {
+            let error = error_for(text);
+            assert!(error.contains(needle), "{text}: {error}");
+            assert!(error.contains("run.json"), "{error}");
+        }
+    }
+
+    #[test]
+    fn the_glance_at_the_version_reads_only_the_plain_form() {
+        for (text, version) in [
+            ("{\n  \"schema_version\": 1,\n  \"meta\": {}", Some(1)),
+            (r#" { "schema_version" : 12 } "#, Some(12)),
+            (r#"{"schema_version":1}"#, Some(1)),
+            (r#"{"meta": {}, "schema_version": 1}"#, None),
+            (r#"{"schema_version": 1.0}"#, None),
+            (r#"{"schema_version": 01}"#, None),
+            (r#"{"schema_version": -1}"#, None),
+            (r#"{"schema_version": "1"}"#, None),
+            (r#"{"schema_version": 1"#, None),
+            (r#"{"schema_version": 99999999999999999999}"#, None),
+            ("[1]", None),
+            ("", None),
+        ] {
+            assert_eq!(leading_schema_version(text), version, "{text}");
+        }
     }
 
     #[test]
