@@ -7,8 +7,8 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use xtask::compare::compare;
 use xtask::config::Config;
+use xtask::decide::compare;
 use xtask::model::{Benchmark, Metric, Run, RunMeta, SCHEMA_VERSION, Summary};
 use xtask::{criterion as criterion_output, report, store};
 

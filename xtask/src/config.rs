@@ -23,6 +23,27 @@
 //! ```
 //! Each setting comes from the last override that matches and sets it. A missing file means
 //! the defaults.
+//!
+//! `compare` (the interleaved gate) has its own section, and benchmarks can be given
+//! environment variables (paths starting with `./` or `../` are relative to `bench.toml`, so
+//! that checkouts in temporary folders find the same data):
+//!
+//! ```toml
+//! [compare]
+//! rounds = 10                  # interleaved rounds per side (reduced to fit the time budget)
+//! rerun_rounds = 20            # more rounds for benchmarks the first pass left inconclusive
+//! time_budget = 15             # minutes for the whole gate, builds included
+//! warm_up_time = 0.3           # criterion settings of one round, seconds
+//! measurement_time = 1.0
+//! ignore = ["docs/**"]         # changed files that cannot change any benchmark
+//!
+//! [env]
+//! SHARED_DATA = "../shared/data"
+//!
+//! [[pair]]                     # the same code measured both ways: their verdicts should agree
+//! wall_time = "cache/get/hit/ours"
+//! instructions = "iai_cache::cache::hit/x1000"
+//! ```
 
 use std::path::Path;
 
@@ -54,7 +75,56 @@ pub struct Config {
     pub max_control_spread: f64,
     /// See [`DEFAULT_INSTRUCTIONS_MIN_DELTA`].
     pub instructions_min_delta: f64,
+    pub compare: CompareSettings,
+    /// Extra environment of every benchmark process, paths resolved.
+    pub env: Vec<(std::ffi::OsString, std::ffi::OsString)>,
+    /// Wall-time and instruction-count benchmarks that measure the same code.
+    pub pairs: Vec<Pair>,
     overrides: Vec<Override>,
+}
+
+/// The interleaved gate's settings (`[compare]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompareSettings {
+    pub rounds: usize,
+    pub rerun_rounds: usize,
+    /// Seconds for the whole gate, builds included.
+    pub time_budget: f64,
+    pub warm_up_time: f64,
+    pub measurement_time: f64,
+    /// Globs of changed files that cannot change a benchmark (documentation, CI, baselines).
+    pub ignore: Vec<String>,
+}
+
+/// Changed files that never change what a benchmark measures.
+pub const DEFAULT_IGNORE: &[&str] = &[
+    "**/*.md",
+    "baselines/**",
+    ".github/**",
+    ".ci/**",
+    "LICENSE*",
+    ".gitignore",
+];
+
+impl Default for CompareSettings {
+    fn default() -> Self {
+        CompareSettings {
+            rounds: 10,
+            rerun_rounds: 20,
+            time_budget: 15.0 * 60.0,
+            warm_up_time: 0.3,
+            measurement_time: 1.0,
+            ignore: DEFAULT_IGNORE.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
+
+/// `[[pair]]`: one wall-time benchmark and one instruction-count benchmark of the same code.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pair {
+    pub wall_time: String,
+    pub instructions: String,
 }
 
 #[derive(Debug, Clone)]
@@ -80,6 +150,9 @@ impl Default for Config {
             instructions_threshold: DEFAULT_INSTRUCTIONS_THRESHOLD,
             max_control_spread: DEFAULT_MAX_CONTROL_SPREAD,
             instructions_min_delta: DEFAULT_INSTRUCTIONS_MIN_DELTA,
+            compare: CompareSettings::default(),
+            env: Vec::new(),
+            pairs: Vec::new(),
             overrides: Vec::new(),
         }
     }
@@ -94,6 +167,23 @@ struct File {
     instructions: Option<MetricSection>,
     #[serde(default, rename = "override")]
     overrides: Vec<OverrideSection>,
+    compare: Option<CompareSection>,
+    #[serde(default)]
+    env: std::collections::BTreeMap<String, String>,
+    #[serde(default, rename = "pair")]
+    pairs: Vec<Pair>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CompareSection {
+    rounds: Option<usize>,
+    rerun_rounds: Option<usize>,
+    /// Minutes.
+    time_budget: Option<f64>,
+    warm_up_time: Option<f64>,
+    measurement_time: Option<f64>,
+    ignore: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -126,7 +216,18 @@ impl Config {
                 return Err(error).with_context(|| format!("cannot read {}", path.display()));
             }
         };
-        Config::parse(&text).with_context(|| format!("invalid configuration in {}", path.display()))
+        let mut config = Config::parse(&text)
+            .with_context(|| format!("invalid configuration in {}", path.display()))?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        for (_, value) in &mut config.env {
+            let text = value.to_string_lossy();
+            if text.starts_with("./") || text.starts_with("../") {
+                *value = std::path::absolute(dir.join(&*text))
+                    .unwrap_or_else(|_| dir.join(&*text))
+                    .into_os_string();
+            }
+        }
+        Ok(config)
     }
 
     /// Parses the TOML text of a configuration file.
@@ -158,6 +259,53 @@ impl Config {
                 config.instructions_min_delta = check_threshold(min_delta)?;
             }
         }
+        if let Some(section) = file.compare {
+            let c = &mut config.compare;
+            if let Some(rounds) = section.rounds {
+                if rounds < 5 {
+                    bail!(
+                        "[compare] rounds must be at least 5 (fewer cannot reach significance), got {rounds}"
+                    );
+                }
+                c.rounds = rounds;
+            }
+            if let Some(rounds) = section.rerun_rounds {
+                c.rerun_rounds = rounds;
+            }
+            for (name, value, slot) in [
+                (
+                    "time_budget",
+                    section.time_budget.map(|m| m * 60.0),
+                    &mut c.time_budget,
+                ),
+                ("warm_up_time", section.warm_up_time, &mut c.warm_up_time),
+                (
+                    "measurement_time",
+                    section.measurement_time,
+                    &mut c.measurement_time,
+                ),
+            ] {
+                if let Some(value) = value {
+                    if !(value.is_finite() && value > 0.0) {
+                        bail!("[compare] {name} must be a positive number, got {value}");
+                    }
+                    *slot = value;
+                }
+            }
+            if let Some(ignore) = section.ignore {
+                for glob in &ignore {
+                    globset::Glob::new(glob)
+                        .with_context(|| format!("bad glob in [compare] ignore: {glob:?}"))?;
+                }
+                c.ignore = ignore;
+            }
+        }
+        config.env = file
+            .env
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        config.pairs = file.pairs;
         for section in file.overrides {
             let matcher = match section.pattern.strip_prefix("re:") {
                 Some(pattern) => Matcher::Regex(
@@ -254,6 +402,47 @@ fn check_threshold(threshold: f64) -> anyhow::Result<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compare_section_env_and_pairs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bench.toml");
+        std::fs::write(
+            &path,
+            "[compare]\nrounds = 6\ntime_budget = 2\n[env]\nDATA = \"../data\"\nPLAIN = \"x\"\n\
+             [[pair]]\nwall_time = \"a/b\"\ninstructions = \"iai::a\"\n",
+        )
+        .unwrap();
+        let config = Config::load(&path).unwrap();
+        assert_eq!(config.compare.rounds, 6);
+        assert_eq!(config.compare.time_budget, 120.0);
+        assert_eq!(config.compare.rerun_rounds, 20);
+        let env: Vec<(String, String)> = config
+            .env
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone().into_string().unwrap(),
+                    v.clone().into_string().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(env[0].0, "DATA");
+        assert!(
+            env[0].1.starts_with(dir.path().to_str().unwrap()),
+            "{env:?}"
+        );
+        assert!(env[0].1.ends_with("../data"), "{env:?}");
+        assert_eq!(env[1], ("PLAIN".to_string(), "x".to_string()));
+        assert_eq!(config.pairs[0].instructions, "iai::a");
+        let error = format!("{:#}", Config::parse("[compare]\nrounds = 2").unwrap_err());
+        assert!(error.contains("at least 5"), "{error}");
+        let error = format!(
+            "{:#}",
+            Config::parse("[compare]\nmeasurement_time = -1").unwrap_err()
+        );
+        assert!(error.contains("measurement_time"), "{error}");
+    }
 
     fn check(toml: &str, id: &str, metric: Metric, expected: f64) {
         let config = Config::parse(toml).unwrap();

@@ -1,23 +1,31 @@
 //! The benchmark harness behind `cargo xtask bench`, as a library so tests call it directly.
 //!
 //! The harness reads as a pipeline, one module per stage:
-//! discover → run → read (criterion, iai-callgrind) → record → compare → report → exit code.
-//! Landed so far: the run format ([`model`]) and its files ([`store`]), the criterion reader
-//! ([`criterion`]) and the statistics the decisions rest on ([`stats`]).
+//! discover → build and run ([`measure`], [`run`]) → read ([`criterion`], [`iai`],
+//! [`callgrind`]) → record ([`store`]) → decide ([`decide`], on [`stats`]) → report
+//! ([`report`]) → exit code. The commands ([`cmd`]) assemble the stages; `compare` adds the
+//! checkouts ([`worktree`]), the choice of what a change can affect ([`changes`]), interleaved
+//! rounds and their results file ([`paired`]) and sharding ([`shard`]).
 
-pub mod bench;
-pub mod compare;
+pub mod callgrind;
+
+pub mod cmd;
 pub mod config;
 pub mod criterion;
+pub mod decide;
 pub mod discover;
 pub mod iai;
+pub mod measure;
 pub mod meta;
 pub mod model;
+
 pub mod report;
 pub mod run;
+
 pub mod stats;
 pub mod store;
 mod walk;
+pub mod workdir;
 
 #[cfg(test)]
 pub(crate) mod test_support;

@@ -8,7 +8,8 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 
 use clap::{Args, Parser, Subcommand};
-use xtask::bench::{self, BenchOptions, ReportOptions};
+use xtask::cmd::bench::BenchOptions;
+use xtask::cmd::{self, ReportOptions};
 
 /// The workspace's tooling: the benchmark harness.
 #[derive(Debug, Parser)]
@@ -121,7 +122,7 @@ fn main() -> ExitCode {
     let root = workspace_root();
     let Command::Bench { run, command } = cli.command;
     let result = match command {
-        None => bench::bench(
+        None => cmd::bench::bench(
             &root,
             &BenchOptions {
                 filter: run.filter,
@@ -135,7 +136,7 @@ fn main() -> ExitCode {
             new,
             threshold,
             reports,
-        }) => bench::diff(&root, &old, &new, threshold, &reports.into()),
+        }) => cmd::diff::diff(&root, &old, &new, threshold, &reports.into()),
         Some(BenchCommand::Import {
             dir,
             baseline,
@@ -148,11 +149,12 @@ fn main() -> ExitCode {
             );
             false
         }),
-        Some(BenchCommand::Accept { reason, run }) => bench::accept(&root, &reason, run.as_deref())
-            .map(|path| {
+        Some(BenchCommand::Accept { reason, run }) => {
+            cmd::accept::accept(&root, &reason, run.as_deref()).map(|path| {
                 eprintln!("accepted as baseline: {} (reason recorded)", path.display());
                 false
-            }),
+            })
+        }
     };
     match result {
         Ok(false) => ExitCode::SUCCESS,

@@ -16,7 +16,7 @@ use std::path::Path;
 use anyhow::Context as _;
 use serde::Serialize;
 
-use crate::compare::{Comparison, Mode, Row, Verdict};
+use crate::decide::{Comparison, Mode, Row, Verdict};
 use crate::model::{Metric, Run, Summary};
 
 /// The order rows are listed in: what needs attention first.

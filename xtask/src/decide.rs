@@ -76,6 +76,10 @@ impl Comparison {
 /// The note on rows that `bench.toml` marks advisory.
 pub const CONFIGURED_ADVISORY_NOTE: &str = "advisory by bench.toml: reported, not gated";
 
+/// The run-level remark of a comparison with a `--quick` side.
+pub const QUICK_NOTE: &str =
+    "quick mode: wall times were measured briefly, so their verdicts are advisory";
+
 /// The run-level remark every one-run-per-side comparison carries.
 pub const ONE_RUN_PER_SIDE_NOTE: &str = "one run per side: run-to-run variation (code layout, \
 CPU frequency, neighbours) is not measured; wall-time verdicts rest on the practical \
@@ -104,6 +108,10 @@ pub fn compare(old: &Run, new: &Run, config: &Config) -> Comparison {
         DEFAULT_ALPHA
     };
     let mut notes = vec![ONE_RUN_PER_SIDE_NOTE.to_string()];
+    let quick = old.meta.quick || new.meta.quick;
+    if quick {
+        notes.push(QUICK_NOTE.to_string());
+    }
     let wall_advisory = machine_mismatch(&old.meta, &new.meta).map(|what| {
         notes.push(format!(
             "wall times were measured on different machines ({what}): wall-time rows are \
@@ -188,7 +196,9 @@ pub fn compare(old: &Run, new: &Run, config: &Config) -> Comparison {
                 let configured = config.is_advisory(p.id, p.metric);
                 let unstable_note = (p.metric == Metric::WallTime && unstable.is_some())
                     .then_some("advisory: the machine was not stable during the runs");
-                let advisory_note = advisory_note.or(unstable_note);
+                let quick_note = (p.metric == Metric::WallTime && quick)
+                    .then_some("advisory: measured in quick mode");
+                let advisory_note = advisory_note.or(unstable_note).or(quick_note);
                 row.advisory = advisory_note.is_some() || configured;
                 row.note = match (advisory_note, configured) {
                     (Some(note), _) => Some(note.to_string()),

@@ -1,7 +1,7 @@
-//! Known-answer tests of the decision rules (`compare::compare`) on synthetic, seeded runs.
+//! Known-answer tests of the decision rules (`decide::compare`) on synthetic, seeded runs.
 
-use xtask::compare::{Comparison, Mode, ONE_RUN_PER_SIDE_NOTE, Row, Verdict, compare};
 use xtask::config::Config;
+use xtask::decide::{Comparison, Mode, ONE_RUN_PER_SIDE_NOTE, Row, Verdict, compare};
 use xtask::model::{Benchmark, Machine, Metric, Run, RunMeta, SCHEMA_VERSION, Summary};
 
 /// xorshift64* with Box–Muller normals: deterministic across platforms.
