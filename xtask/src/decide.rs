@@ -30,6 +30,9 @@ pub enum Mode {
     /// One run per side (a stored baseline, or two recorded runs): run-to-run variation is
     /// invisible to the statistics, so wall time leans on the configured thresholds.
     OneRunPerSide,
+    /// `compare`: base and head in interleaved rounds on one machine, decided on the paired
+    /// differences of the rounds (see `paired.rs`).
+    Interleaved,
 }
 
 /// One benchmark's comparison.
@@ -52,6 +55,53 @@ pub struct Row {
     pub advisory: bool,
     /// A short explanation, for example why a row is advisory.
     pub note: Option<String>,
+    /// Interleaved wall time: the rounds the verdict rests on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rounds: Option<usize>,
+    /// Interleaved wall time: decided on confirmation rounds after an undecided first pass.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rerun: bool,
+    /// Interleaved wall time: the smallest slowdown these rounds could have detected (relative).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mde: Option<f64>,
+    /// Instruction counts that moved: the functions that changed most.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub functions: Option<crate::callgrind::FunctionDiff>,
+}
+
+impl Row {
+    /// A row with no measurements yet (verdict `Unchanged`).
+    pub fn new(id: &str, metric: Metric, unit: &str, threshold: f64) -> Row {
+        Row {
+            id: id.to_string(),
+            metric,
+            unit: unit.to_string(),
+            verdict: Verdict::Unchanged,
+            change: None,
+            interval: None,
+            threshold,
+            old: None,
+            new: None,
+            advisory: false,
+            note: None,
+            rounds: None,
+            rerun: false,
+            mde: None,
+            functions: None,
+        }
+    }
+}
+
+/// What a `compare` adds to its comparison: the sides, what was not measured or failed, and
+/// how long it took.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GateSummary {
+    pub base: crate::worktree::Revision,
+    pub head: crate::worktree::Revision,
+    pub shard: Option<crate::shard::Shard>,
+    pub skipped: Vec<crate::paired::Skipped>,
+    pub failures: Vec<crate::paired::Failure>,
+    pub timing: crate::paired::Timing,
 }
 
 /// The comparison of two runs.
@@ -62,14 +112,23 @@ pub struct Comparison {
     pub rows: Vec<Row>,
     /// Run-level remarks for the reports (one line each).
     pub notes: Vec<String>,
+    /// Set by `compare` and `merge`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<GateSummary>,
 }
 
 impl Comparison {
-    /// Whether the gate fails: at least one non-advisory row regressed.
+    /// Whether the gate fails: at least one non-advisory row regressed, or a benchmark that
+    /// runs on the base fails on the head.
     pub fn failed(&self) -> bool {
         self.rows
             .iter()
             .any(|row| row.verdict == Verdict::Regressed && !row.advisory)
+            || self.gate.as_ref().is_some_and(|gate| {
+                gate.failures
+                    .iter()
+                    .any(|f| f.side == crate::paired::SideName::Head)
+            })
     }
 }
 
@@ -188,6 +247,10 @@ pub fn compare(old: &Run, new: &Run, config: &Config) -> Comparison {
             new: p.new.map(|b| b.summary),
             advisory: false,
             note: None,
+            rounds: None,
+            rerun: false,
+            mde: None,
+            functions: None,
         };
         match (p.old, p.new) {
             (None, _) => row.verdict = Verdict::New,
@@ -309,6 +372,7 @@ pub fn compare(old: &Run, new: &Run, config: &Config) -> Comparison {
         mode: Mode::OneRunPerSide,
         rows,
         notes,
+        gate: None,
     }
 }
 

@@ -143,6 +143,19 @@ pub fn read_summaries(dir: &Path) -> Result<Vec<Benchmark>> {
 }
 
 /// Every `summary.json` at or under `dir`, sorted. Symlinks are not followed below `dir`.
+/// Each benchmark's id and its folder (where its `summary.json` and callgrind files are) under
+/// an iai-callgrind home.
+pub fn benchmark_dirs(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let mut dirs = Vec::new();
+    for file in find_summaries(dir)? {
+        let benchmark = read_summary(&file)?;
+        if let Some(parent) = file.parent() {
+            dirs.push((benchmark.id, parent.to_path_buf()));
+        }
+    }
+    Ok(dirs)
+}
+
 fn find_summaries(dir: &Path) -> Result<Vec<PathBuf>> {
     let folders = crate::walk::select_dirs(
         dir,

@@ -8,6 +8,7 @@
 //! rounds and their results file ([`paired`]) and sharding ([`shard`]).
 
 pub mod callgrind;
+pub mod changes;
 
 pub mod cmd;
 pub mod config;
@@ -18,14 +19,17 @@ pub mod iai;
 pub mod measure;
 pub mod meta;
 pub mod model;
+pub mod paired;
 
 pub mod report;
 pub mod run;
+pub mod shard;
 
 pub mod stats;
 pub mod store;
 mod walk;
 pub mod workdir;
+pub mod worktree;
 
 #[cfg(test)]
 pub(crate) mod test_support;

@@ -83,6 +83,52 @@ enum BenchCommand {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// The pull-request gate: check out and build BASE and HEAD (default: the working tree,
+    /// uncommitted changes included), run their benchmarks interleaved on this machine, and
+    /// decide on the paired rounds. Instruction counts for every benchmark, wall time for those
+    /// the change can affect.
+    Compare {
+        /// The base revision (a branch, tag or commit; on CI the merge base).
+        base: String,
+        /// The head revision; without it, the working tree.
+        head: Option<String>,
+        /// Only benchmarks whose id matches this regular expression.
+        #[arg(long, value_name = "REGEX")]
+        filter: Option<String>,
+        /// Interleaved rounds per benchmark (bench.toml's [compare] rounds by default; fewer
+        /// when the time budget demands).
+        #[arg(long, value_name = "N")]
+        rounds: Option<usize>,
+        /// Run a deterministic part of the benchmarks, for one of N runners; `merge` combines
+        /// the parts' --results files.
+        #[arg(long, value_name = "K/N")]
+        shard: Option<xtask::shard::Shard>,
+        /// Measure wall time for every benchmark, also those the change cannot affect and the
+        /// advisory peers.
+        #[arg(long)]
+        all: bool,
+        /// The seed of the benchmark order and of which side runs first.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Minutes for the whole gate, builds included (bench.toml's [compare] time_budget).
+        #[arg(long, value_name = "MINUTES")]
+        time_budget: Option<f64>,
+        /// Also write the measurements (the input of `merge`) here.
+        #[arg(long, value_name = "PATH")]
+        results: Option<PathBuf>,
+        #[command(flatten)]
+        reports: ReportArgs,
+    },
+    /// Decide the results files of the shards of one gate together: one report, one verdict.
+    Merge {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Also write the merged measurements here.
+        #[arg(long, value_name = "PATH")]
+        results: Option<PathBuf>,
+        #[command(flatten)]
+        reports: ReportArgs,
+    },
     /// Make the latest run (or --run FILE) the committed baseline of its machine, recording why.
     Accept {
         /// Why these numbers are the right ones (recorded in the baseline file).
@@ -137,6 +183,37 @@ fn main() -> ExitCode {
             threshold,
             reports,
         }) => cmd::diff::diff(&root, &old, &new, threshold, &reports.into()),
+        Some(BenchCommand::Compare {
+            base,
+            head,
+            filter,
+            rounds,
+            shard,
+            all,
+            seed,
+            time_budget,
+            results,
+            reports,
+        }) => cmd::compare::compare(
+            &root,
+            &cmd::compare::CompareOptions {
+                base,
+                head,
+                filter,
+                rounds,
+                shard,
+                all,
+                seed,
+                time_budget,
+                results,
+                reports: reports.into(),
+            },
+        ),
+        Some(BenchCommand::Merge {
+            files,
+            results,
+            reports,
+        }) => cmd::merge::merge(&root, &files, results.as_deref(), &reports.into()),
         Some(BenchCommand::Import {
             dir,
             baseline,

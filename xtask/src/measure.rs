@@ -89,6 +89,8 @@ pub struct CriterionSettings {
     pub warm_up_time: Option<f64>,
     pub measurement_time: Option<f64>,
     pub sample_size: Option<usize>,
+    /// Further criterion arguments (`--nresamples`, `--significance-level`, ...).
+    pub extra: Vec<String>,
 }
 
 impl CriterionSettings {
@@ -99,6 +101,7 @@ impl CriterionSettings {
             warm_up_time: Some(0.2),
             measurement_time: Some(0.5),
             sample_size: None,
+            extra: Vec::new(),
         }
     }
 
@@ -117,6 +120,7 @@ impl CriterionSettings {
         if let Some(n) = self.sample_size {
             args.extend(["--sample-size".into(), n.to_string().into()]);
         }
+        args.extend(self.extra.iter().map(Into::into));
         args
     }
 }
@@ -260,6 +264,7 @@ mod tests {
             warm_up_time: Some(0.5),
             measurement_time: Some(1.0),
             sample_size: Some(20),
+            extra: Vec::new(),
         }
         .args();
         let args: Vec<String> = args.into_iter().map(|a| a.into_string().unwrap()).collect();

@@ -126,6 +126,7 @@ pub fn terminal(cmp: &Comparison, color: bool) -> String {
         (true, false) => format!("\x1b[1;32m{status}\x1b[0m"),
     };
     let _ = writeln!(out, "{status}: {}", counts_text(cmp));
+    gate_terminal(cmp, &mut out);
     for note in &cmp.notes {
         let _ = writeln!(out, "note: {}", visible(note));
     }
@@ -173,6 +174,7 @@ pub fn markdown(cmp: &Comparison) -> String {
         out.push_str("## ✅ Benchmarks: pass\n\n");
     }
     let _ = writeln!(out, "{}.\n", upper_first(&counts_text(cmp)));
+    gate_markdown_header(cmp, &mut out);
 
     let rows = ordered(cmp);
     let (unchanged, changed): (Vec<&Row>, Vec<&Row>) = rows
@@ -192,6 +194,7 @@ pub fn markdown(cmp: &Comparison) -> String {
         out.push_str("\n</details>\n\n");
     }
 
+    gate_markdown(cmp, &mut out);
     let row_notes: Vec<&Row> = sorted(cmp).filter(|row| row.note.is_some()).collect();
     if !cmp.notes.is_empty() || !row_notes.is_empty() {
         out.push_str("### Notes\n\n");
@@ -275,6 +278,12 @@ struct JsonReport<'a> {
     counts: Counts,
     notes: &'a [String],
     benchmarks: Vec<JsonRow<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    base: Option<&'a crate::worktree::Revision>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    head: Option<&'a crate::worktree::Revision>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gate: Option<&'a crate::decide::GateSummary>,
 }
 
 #[derive(Serialize, Default)]
@@ -301,6 +310,15 @@ struct JsonRow<'a> {
     new: Option<Summary>,
     advisory: bool,
     note: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rounds: Option<usize>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    rerun: bool,
+    /// The minimum detectable effect (relative).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    minimum_detectable_effect: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    functions: Option<&'a crate::callgrind::FunctionDiff>,
 }
 
 /// The JSON report: pretty, deterministic (rows sorted by id, then metric), with `verdict`
@@ -337,8 +355,15 @@ pub fn json(cmp: &Comparison) -> String {
                 new: row.new,
                 advisory: row.advisory,
                 note: row.note.as_deref(),
+                rounds: row.rounds,
+                rerun: row.rerun,
+                minimum_detectable_effect: row.mde,
+                functions: row.functions.as_ref(),
             })
             .collect(),
+        base: cmp.gate.as_ref().map(|g| &g.base),
+        head: cmp.gate.as_ref().map(|g| &g.head),
+        gate: cmp.gate.as_ref(),
     };
     let mut text = serde_json::to_string_pretty(&report).expect("report serialises");
     text.push('\n');
@@ -718,6 +743,182 @@ fn visible(text: &str) -> String {
     out
 }
 
+// ---------------------------------------------------------------------------------------------
+// The gate's sections (compare, merge)
+
+/// Rows whose rounds could not have seen a change at their threshold: the minimum detectable
+/// effect is above it.
+fn undetectable(cmp: &Comparison) -> Vec<&Row> {
+    let mut rows: Vec<&Row> = cmp
+        .rows
+        .iter()
+        .filter(|r| r.metric == Metric::WallTime && r.rounds.is_some())
+        .filter(|r| r.mde.is_none_or(|mde| mde > r.threshold * 1.5))
+        .collect();
+    rows.sort_by(|a, b| {
+        b.mde
+            .unwrap_or(f64::INFINITY)
+            .total_cmp(&a.mde.unwrap_or(f64::INFINITY))
+    });
+    rows
+}
+
+fn mde_text(row: &Row) -> String {
+    match row.mde {
+        Some(mde) => format!(
+            "could not have seen a change below {} (threshold {:.1}%)",
+            format_percent(mde).trim_start_matches('+'),
+            row.threshold * 100.0
+        ),
+        None => "too few rounds to detect any change".to_owned(),
+    }
+}
+
+fn skipped_text(gate: &crate::decide::GateSummary) -> Option<String> {
+    use crate::paired::SkipReason;
+    let count = |reason: SkipReason| gate.skipped.iter().filter(|s| s.reason == reason).count();
+    let (unaffected, advisory) = (count(SkipReason::NotAffected), count(SkipReason::Advisory));
+    let mut parts = Vec::new();
+    if unaffected > 0 {
+        parts.push(format!(
+            "{unaffected} in packages the change does not touch"
+        ));
+    }
+    if advisory > 0 {
+        parts.push(format!("{advisory} advisory peers"));
+    }
+    (!parts.is_empty()).then(|| {
+        format!(
+            "wall time not measured for {} (instruction counts still compared; `--all` measures them)",
+            parts.join(" and ")
+        )
+    })
+}
+
+fn sides_text(gate: &crate::decide::GateSummary) -> String {
+    let mut text = format!("base {} → head {}", gate.base.label(), gate.head.label());
+    if let Some(shard) = gate.shard {
+        let _ = write!(text, ", shard {shard}");
+    }
+    let t = &gate.timing;
+    if t.total_seconds > 0.0 {
+        let _ = write!(
+            text,
+            "; {} rounds, {:.0} s building, {:.0} s measuring, {:.1} min in all",
+            t.rounds,
+            t.build_seconds,
+            t.measure_seconds,
+            t.total_seconds / 60.0
+        );
+    }
+    text
+}
+
+fn gate_terminal(cmp: &Comparison, out: &mut String) {
+    let Some(gate) = &cmp.gate else { return };
+    let _ = writeln!(out, "compared: {}", visible(&sides_text(gate)));
+    for failure in &gate.failures {
+        let _ = writeln!(
+            out,
+            "error: {} fails on {}: {}",
+            visible(&failure.what),
+            failure.side,
+            visible(&failure.message)
+        );
+    }
+    if let Some(text) = skipped_text(gate) {
+        let _ = writeln!(out, "note: {text}");
+    }
+    for row in sorted(cmp) {
+        if let Some(diff) = &row.functions
+            && matches!(row.verdict, Verdict::Regressed | Verdict::Improved)
+        {
+            let _ = writeln!(
+                out,
+                "\n{} ({}):",
+                visible(&row.id),
+                verdict_name(row.verdict)
+            );
+            for line in crate::callgrind::terminal_lines(diff) {
+                let _ = writeln!(out, "  {line}");
+            }
+        }
+    }
+    let undetectable = undetectable(cmp);
+    if !undetectable.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nnoise: {} wall-time benchmarks could not be judged at their threshold on this run (re-run on a quieter machine or with more --rounds):",
+            undetectable.len()
+        );
+        for row in undetectable {
+            let _ = writeln!(out, "  {}: {}", visible(&row.id), mde_text(row));
+        }
+    }
+}
+
+fn gate_markdown_header(cmp: &Comparison, out: &mut String) {
+    let Some(gate) = &cmp.gate else { return };
+    let _ = writeln!(
+        out,
+        "{}\n",
+        escape_markdown(&upper_first(&sides_text(gate)))
+    );
+    if gate.head.dirty {
+        out.push_str("The head is the working tree with uncommitted changes (dirty).\n\n");
+    }
+    for failure in &gate.failures {
+        let _ = writeln!(
+            out,
+            "- ❌ **{}** fails on {}: {}",
+            escape_markdown(&failure.what),
+            failure.side,
+            escape_markdown(&failure.message)
+        );
+    }
+    if !gate.failures.is_empty() {
+        out.push('\n');
+    }
+}
+
+fn gate_markdown(cmp: &Comparison, out: &mut String) {
+    let Some(gate) = &cmp.gate else { return };
+    let explained: Vec<&Row> = sorted(cmp)
+        .filter(|r| {
+            r.functions.is_some() && matches!(r.verdict, Verdict::Regressed | Verdict::Improved)
+        })
+        .collect();
+    if !explained.is_empty() {
+        out.push_str("### Why the instruction counts moved\n\n");
+        for row in explained {
+            let _ = writeln!(
+                out,
+                "<details open>\n<summary>{} ({})</summary>\n",
+                escape_markdown(&row.id),
+                verdict_name(row.verdict)
+            );
+            out.push_str(&crate::callgrind::markdown(
+                row.functions.as_ref().expect("filtered"),
+            ));
+            out.push_str("\n</details>\n\n");
+        }
+    }
+    let undetectable = undetectable(cmp);
+    if !undetectable.is_empty() {
+        let _ = writeln!(
+            out,
+            "### Not judged at their threshold\n\nThe noise of this run hid changes below these sizes; re-run on a quieter machine or with more `--rounds` to judge them.\n"
+        );
+        for row in undetectable {
+            let _ = writeln!(out, "- {}: {}", escape_markdown(&row.id), mde_text(row));
+        }
+        out.push('\n');
+    }
+    if let Some(text) = skipped_text(gate) {
+        let _ = writeln!(out, "{}.\n", escape_markdown(&upper_first(&text)));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
@@ -760,6 +961,10 @@ mod tests {
             new: new.map(summary),
             advisory: false,
             note: None,
+            rounds: None,
+            rerun: false,
+            mde: None,
+            functions: None,
         }
     }
 
@@ -837,6 +1042,7 @@ mod tests {
                 "Wall time compares one run per side, so only large changes count.".to_owned(),
                 "Baseline: baselines/x86_64-linux.json.".to_owned(),
             ],
+            gate: None,
         };
         cmp.rows
             .sort_by(|a, b| (&a.id, a.metric).cmp(&(&b.id, b.metric)));
@@ -868,6 +1074,7 @@ mod tests {
                 })
                 .collect(),
             notes: vec!["note with <b>html</b> | pipe".to_owned()],
+            gate: None,
         }
     }
 
@@ -1108,6 +1315,7 @@ mod tests {
             mode: Mode::OneRunPerSide,
             rows: vec![],
             notes: vec![],
+            gate: None,
         };
         assert_eq!(terminal(&cmp, false), "PASS: no benchmarks compared\n");
         assert_eq!(

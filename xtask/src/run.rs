@@ -227,13 +227,32 @@ pub fn execute(invocation: &Invocation<'_>, bar: &ProgressBar) -> anyhow::Result
                 eprintln!("{line}");
             }
         });
+        let panic = panic_message(tail.lock().expect("no reader panics").iter());
         bail!(
-            "benchmark {}/{} failed ({status}); fix it or leave it out with --filter",
+            "benchmark {}/{} failed ({status}){}; fix it or leave it out with --filter",
             target.package,
-            target.name
+            target.name,
+            panic.map(|p| format!(": {p}")).unwrap_or_default()
         );
     }
     Ok(())
+}
+
+/// The first panic in a benchmark's output: `panicked at FILE:LINE:COL: MESSAGE`, the message
+/// taken from the next line where Rust prints it there.
+pub fn panic_message<'a>(mut lines: impl Iterator<Item = &'a String>) -> Option<String> {
+    while let Some(line) = lines.next() {
+        if let Some(at) = line.find("panicked at ") {
+            let location = line[at + "panicked at ".len()..].trim_end_matches(':').trim();
+            let message = lines.next().map(|m| m.trim()).unwrap_or("");
+            return Some(if message.is_empty() {
+                format!("panicked at {location}")
+            } else {
+                format!("panicked at {location}: {message}")
+            });
+        }
+    }
+    None
 }
 
 fn spawn_reader(
@@ -291,6 +310,23 @@ mod tests {
             env_remove: Vec::new(),
             progress_mark: Some("time:"),
         }
+    }
+
+    #[test]
+    fn the_panic_message_is_kept() {
+        let lines: Vec<String> = [
+            "Benchmarking g/a",
+            "thread 'main' panicked at benches/x.rs:3:5:",
+            "fixture panic",
+            "note: run with `RUST_BACKTRACE=1`",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            panic_message(lines.iter()).as_deref(),
+            Some("panicked at benches/x.rs:3:5: fixture panic")
+        );
+        assert_eq!(panic_message(lines[..1].iter()), None);
     }
 
     #[test]

@@ -4,9 +4,9 @@
 
 pub mod accept;
 pub mod bench;
-
+pub mod compare;
 pub mod diff;
-
+pub mod merge;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 

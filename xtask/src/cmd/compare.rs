@@ -1,0 +1,654 @@
+//! `cargo xtask bench compare BASE [HEAD]`: the pull-request gate. Both revisions are checked
+//! out and built, their benchmarks run interleaved on this machine, and the paired rounds
+//! decided (see `paired.rs`).
+//!
+//! The steps, in order:
+//! 1. resolve both revisions (git2), check out the base, build it; then the head. Both builds
+//!    share one target folder (`compare/target`: dependencies compile once), and each side's
+//!    executables are copied to `compare/bin/<side>/` so the other build cannot replace them;
+//! 2. decide what the change can affect (`changes.rs`): wall-time rounds only for benchmarks of
+//!    affected packages and not marked advisory (`--all` measures every one);
+//! 3. instruction counts: each iai-callgrind target once per side; for counts that moved, the
+//!    callgrind profiles of both sides name the functions that changed most;
+//! 4. wall time: rounds; in each round the benchmarks run in a fresh random order and a coin
+//!    decides which side goes first; one criterion invocation per benchmark and side (`--exact`),
+//!    its per-round statistic recorded. After the first round the number of rounds is fitted to
+//!    the time budget; benchmarks the first pass leaves undecided get confirmation rounds with
+//!    what the budget has left;
+//! 5. the results file, the decision, the reports.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use regex::Regex;
+
+use crate::changes::{self, Affected};
+use crate::cmd::{ReportOptions, emit};
+use crate::config::Config;
+use crate::discover::{self, Harness};
+use crate::measure::{self, CriterionSettings, Side, Targets};
+use crate::paired::{
+    self, CountResult, Failure, GateResults, OneSided, RoundPair, RoundStatistic, SideName,
+    SkipReason, Skipped, Timing, WallResult,
+};
+use crate::run::{self, Built};
+use crate::shard::{self, Shard};
+use crate::stats::SplitMix64;
+use crate::worktree::{self, Checkouts, Source};
+use crate::{callgrind, criterion, iai, meta, workdir};
+
+/// Options of `compare`.
+#[derive(Debug, Default, Clone)]
+pub struct CompareOptions {
+    pub base: String,
+    /// `None`: the working tree.
+    pub head: Option<String>,
+    pub filter: Option<String>,
+    pub rounds: Option<usize>,
+    pub shard: Option<Shard>,
+    /// Measure wall time for every benchmark, affected or not.
+    pub all: bool,
+    pub seed: Option<u64>,
+    /// Minutes.
+    pub time_budget: Option<f64>,
+    pub results: Option<PathBuf>,
+    pub reports: ReportOptions,
+}
+
+/// How many functions the callgrind diff lists.
+const TOP_FUNCTIONS: usize = 10;
+
+/// The share of the time budget kept for confirmation rounds when the first pass is planned.
+const RERUN_RESERVE: f64 = 0.25;
+
+pub fn compare(root: &Path, options: &CompareOptions) -> anyhow::Result<bool> {
+    let started = Instant::now();
+    let metadata = discover::metadata(root)?;
+    let target_dir = metadata.target_directory.as_std_path().to_path_buf();
+    let _lock = workdir::lock(&target_dir)?;
+    let config = Config::load(&root.join("bench.toml"))?;
+    let filter = measure::compile_filter(options.filter.as_deref())?;
+    let mut settings = config.compare.clone();
+    if let Some(rounds) = options.rounds {
+        if rounds < paired::MIN_ROUNDS {
+            bail!(
+                "--rounds {rounds}: at least {} rounds are needed to judge a benchmark",
+                paired::MIN_ROUNDS
+            );
+        }
+        settings.rounds = rounds;
+    }
+    if let Some(minutes) = options.time_budget {
+        if !(minutes.is_finite() && minutes > 0.0) {
+            bail!("--time-budget must be a positive number of minutes, got {minutes}");
+        }
+        settings.time_budget = minutes * 60.0;
+    }
+    let seed = options.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1)
+    });
+
+    // 1. The sides.
+    let repo = worktree::open(root)?;
+    let prefix = worktree::workspace_prefix(&repo, root)?;
+    let (base_oid, base) = worktree::resolve(&repo, &options.base)?;
+    let (head_source, head) = match &options.head {
+        Some(spec) => {
+            let (oid, revision) = worktree::resolve(&repo, spec)?;
+            (Source::Commit(oid), revision)
+        }
+        None => (Source::WorkingTree, worktree::working_tree(&repo)?),
+    };
+    let changed = worktree::changed_files(&repo, base_oid, head_source)?;
+    let dir = workdir::compare_dir(&target_dir);
+    let checkout_of = |side: SideName| dir.join(side.to_string());
+    let _checkouts = Checkouts::new(vec![
+        checkout_of(SideName::Base),
+        checkout_of(SideName::Head),
+        dir.join("out"),
+    ])?;
+    let build_target = dir.join("target");
+    eprintln!("compare: base {} → head {}", base.label(), head.label());
+    let base_side = build_side(
+        &repo,
+        Source::Commit(base_oid),
+        SideName::Base,
+        &checkout_of(SideName::Base),
+        &prefix,
+        &target_dir,
+        &build_target,
+        &dir,
+        &config,
+    )?;
+    let head_side = build_side(
+        &repo,
+        head_source,
+        SideName::Head,
+        &checkout_of(SideName::Head),
+        &prefix,
+        &target_dir,
+        &build_target,
+        &dir,
+        &config,
+    )?;
+    let build_seconds = started.elapsed().as_secs_f64();
+
+    // 2. What to measure.
+    let affected = match options.all {
+        true => Affected::Everything {
+            because: "--all".to_string(),
+        },
+        false => {
+            let head_root = checkout_of(SideName::Head).join(&prefix);
+            let head_metadata = discover::metadata(&head_root)?;
+            let repo_root = checkout_of(SideName::Head);
+            let repo_root = repo_root.canonicalize().unwrap_or(repo_root);
+            changes::affected(
+                &changes::packages(&head_metadata, &repo_root),
+                &changed,
+                &settings.ignore,
+            )?
+        }
+    };
+    let mut failures = Vec::new();
+    let mut one_sided = Vec::new();
+    let mut skipped = Vec::new();
+    let base_ids = list_ids(&base_side, SideName::Base, filter.as_ref(), &mut failures);
+    let head_ids = list_ids(&head_side, SideName::Head, filter.as_ref(), &mut failures);
+    // id → (target name, package) on each side.
+    let mut wall_plan: Vec<String> = Vec::new();
+    for (id, (package, _)) in &head_ids {
+        if !base_ids.contains_key(id) {
+            one_sided.push(OneSided {
+                id: id.clone(),
+                metric: crate::model::Metric::WallTime,
+                side: SideName::Head,
+            });
+            continue;
+        }
+        if !affected.contains(package) {
+            skipped.push(Skipped {
+                id: id.clone(),
+                reason: SkipReason::NotAffected,
+            });
+        } else if config.is_advisory(id, crate::model::Metric::WallTime) && !options.all {
+            skipped.push(Skipped {
+                id: id.clone(),
+                reason: SkipReason::Advisory,
+            });
+        } else {
+            wall_plan.push(id.clone());
+        }
+    }
+    for id in base_ids.keys().filter(|id| !head_ids.contains_key(*id)) {
+        one_sided.push(OneSided {
+            id: id.clone(),
+            metric: crate::model::Metric::WallTime,
+            side: SideName::Base,
+        });
+    }
+    let per_invocation = settings.warm_up_time + settings.measurement_time + 0.5;
+    let mut iai_targets: Vec<String> = base_side
+        .iai()
+        .chain(head_side.iai())
+        .map(|b| b.target.name.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if let Some(shard) = options.shard {
+        let costs: Vec<(String, f64)> = wall_plan
+            .iter()
+            .map(|id| (format!("wall:{id}"), 2.0 * per_invocation * settings.rounds as f64))
+            .chain(iai_targets.iter().map(|t| (format!("iai:{t}"), 60.0)))
+            .collect();
+        let items: Vec<(&str, f64)> = costs.iter().map(|(k, c)| (k.as_str(), *c)).collect();
+        let assigned = shard::assign(&items, shard.count);
+        let mine: BTreeSet<&str> = items
+            .iter()
+            .zip(&assigned)
+            .filter(|(_, s)| **s + 1 == shard.index)
+            .map(|(item, _)| item.0)
+            .collect();
+        wall_plan.retain(|id| mine.contains(format!("wall:{id}").as_str()));
+        iai_targets.retain(|t| mine.contains(format!("iai:{t}").as_str()));
+        // Reported once, by the first shard.
+        if shard.index != 1 {
+            skipped.clear();
+            one_sided.clear();
+        }
+    }
+    match &affected {
+        Affected::Everything { because } => eprintln!(
+            "compare: wall time for all {} benchmarks ({because} affects every package)",
+            wall_plan.len()
+        ),
+        Affected::Packages(packages) => eprintln!(
+            "compare: wall time for {} benchmarks of the changed packages ({}); {} others not measured",
+            wall_plan.len(),
+            if packages.is_empty() {
+                "none".to_string()
+            } else {
+                packages.iter().cloned().collect::<Vec<_>>().join(", ")
+            },
+            skipped.len()
+        ),
+    }
+
+    // 3. Instruction counts.
+    let measure_started = Instant::now();
+    let out = dir.join("out");
+    let mut instructions = Vec::new();
+    if !iai_targets.is_empty() {
+        let bar = run::progress_bar(2 * iai_targets.len() as u64);
+        bar.set_message("instruction counts");
+        let mut homes = BTreeMap::new();
+        for (side_name, side) in [(SideName::Base, &base_side), (SideName::Head, &head_side)] {
+            let home = out.join(side_name.to_string()).join("iai");
+            workdir::fresh_dir(&home)?;
+            for built in side.iai().filter(|b| iai_targets.contains(&b.target.name)) {
+                if let Err(error) = side.run_iai(built, &home, &bar) {
+                    if run::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+                        return Err(error);
+                    }
+                    failures.push(Failure {
+                        side: side_name,
+                        what: format!("{}/{}", built.target.package, built.target.name),
+                        message: format!("{error:#}"),
+                    });
+                }
+                bar.inc(1);
+            }
+            homes.insert(side_name, home);
+        }
+        bar.finish_and_clear();
+        instructions = read_counts(&homes[&SideName::Base], &homes[&SideName::Head], filter.as_ref(), &config, &mut one_sided)?;
+    }
+
+    // 4. Wall time in rounds.
+    let mut rng = SplitMix64::new(seed);
+    let mut wall: BTreeMap<String, WallResult> = wall_plan
+        .iter()
+        .map(|id| {
+            (
+                id.clone(),
+                WallResult {
+                    id: id.clone(),
+                    rounds: Vec::new(),
+                    rerun: Vec::new(),
+                },
+            )
+        })
+        .collect();
+    let criterion_settings = CriterionSettings {
+        quick: false,
+        warm_up_time: Some(settings.warm_up_time),
+        measurement_time: Some(settings.measurement_time),
+        sample_size: None,
+        extra: ["--nresamples", "1000"]
+            .map(String::from)
+            .to_vec(),
+    };
+    let sides = Sides {
+        base: &base_side,
+        head: &head_side,
+        base_ids: &base_ids,
+        head_ids: &head_ids,
+        scratch: out.join("criterion"),
+        settings: &criterion_settings,
+        statistic: RoundStatistic::Median,
+    };
+    let mut rounds = settings.rounds;
+    let mut broken: BTreeSet<String> = BTreeSet::new();
+    if !wall_plan.is_empty() {
+        let bar = run::progress_bar((2 * wall_plan.len() * rounds) as u64);
+        let mut round = 0;
+        while round < rounds {
+            let round_started = Instant::now();
+            let mut order = wall_plan.clone();
+            order.retain(|id| !broken.contains(id));
+            rng.shuffle(&mut order);
+            for id in &order {
+                bar.set_message(format!("round {}/{rounds} {id}", round + 1));
+                match sides.round(id, rng.coin(), &bar) {
+                    Ok(pair) => wall.get_mut(id).expect("planned").rounds.push(pair),
+                    Err((side, error)) => {
+                        if run::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+                            return Err(error);
+                        }
+                        failures.push(Failure {
+                            side,
+                            what: id.clone(),
+                            message: format!("{error:#}"),
+                        });
+                        broken.insert(id.clone());
+                    }
+                }
+            }
+            round += 1;
+            if round == 1 {
+                // Fit the rounds to the budget: what is left after the builds and this round,
+                // less a reserve for confirmation rounds.
+                let per_round = round_started.elapsed().as_secs_f64().max(1e-3);
+                let left = settings.time_budget - started.elapsed().as_secs_f64();
+                let fit = ((left * (1.0 - RERUN_RESERVE)) / per_round).floor() as usize + 1;
+                let fitted = fit.clamp(paired::MIN_ROUNDS, rounds);
+                if fitted < rounds {
+                    eprintln!(
+                        "compare: {rounds} rounds would take {:.1} min more; measuring {fitted} to stay within the {:.0}-minute budget",
+                        per_round * (rounds - 1) as f64 / 60.0,
+                        settings.time_budget / 60.0
+                    );
+                    rounds = fitted;
+                }
+                bar.set_length((2 * order.len() * rounds) as u64);
+            }
+        }
+        bar.finish_and_clear();
+
+        // Confirmation rounds for what the first pass left undecided.
+        let undecided: Vec<String> = wall
+            .values()
+            .filter(|w| !broken.contains(&w.id))
+            .filter(|w| {
+                let d = paired::log_ratios(&w.rounds);
+                paired::needs_rerun(&d, config.threshold(&w.id, crate::model::Metric::WallTime))
+            })
+            .map(|w| w.id.clone())
+            .collect();
+        if !undecided.is_empty() {
+            let per_benchmark_round = measure_started.elapsed().as_secs_f64()
+                / (wall_plan.len() * rounds).max(1) as f64;
+            let left = settings.time_budget - started.elapsed().as_secs_f64();
+            let fit = (left / (per_benchmark_round * undecided.len() as f64)).floor() as usize;
+            let rerun_rounds = fit.min(settings.rerun_rounds);
+            if rerun_rounds >= paired::MIN_ROUNDS {
+                eprintln!(
+                    "compare: {} benchmarks past their threshold without a decision; {rerun_rounds} confirmation rounds",
+                    undecided.len()
+                );
+                let bar = run::progress_bar((2 * undecided.len() * rerun_rounds) as u64);
+                for round in 0..rerun_rounds {
+                    let mut order = undecided.clone();
+                    order.retain(|id| !broken.contains(id));
+                    rng.shuffle(&mut order);
+                    for id in &order {
+                        bar.set_message(format!("confirmation {}/{rerun_rounds} {id}", round + 1));
+                        match sides.round(id, rng.coin(), &bar) {
+                            Ok(pair) => wall.get_mut(id).expect("planned").rerun.push(pair),
+                            Err((side, error)) => {
+                                if run::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+                                    return Err(error);
+                                }
+                                failures.push(Failure {
+                                    side,
+                                    what: id.clone(),
+                                    message: format!("{error:#}"),
+                                });
+                                broken.insert(id.clone());
+                            }
+                        }
+                    }
+                }
+                bar.finish_and_clear();
+            } else {
+                eprintln!(
+                    "compare: {} benchmarks past their threshold without a decision, but the time budget has no room for confirmation rounds; they stay inconclusive",
+                    undecided.len()
+                );
+            }
+        }
+    }
+    // A benchmark that failed on a side is reported as a failure, not judged on partial rounds.
+    let wall: Vec<WallResult> = wall
+        .into_values()
+        .filter(|w| !broken.contains(&w.id))
+        .collect();
+
+    // 5. Results, decision, reports.
+    let results = GateResults {
+        schema_version: paired::RESULTS_SCHEMA_VERSION,
+        base,
+        head,
+        machine: meta::collect(root).machine,
+        shard: options.shard,
+        seed,
+        statistic: RoundStatistic::Median,
+        wall,
+        instructions,
+        one_sided,
+        skipped,
+        failures,
+        timing: Timing {
+            build_seconds,
+            measure_seconds: measure_started.elapsed().as_secs_f64(),
+            total_seconds: started.elapsed().as_secs_f64(),
+            rounds,
+        },
+    };
+    paired::write(&dir.join("results.json"), &results)?;
+    if let Some(path) = &options.results {
+        paired::write(path, &results)?;
+    }
+    if results.wall.is_empty()
+        && results.instructions.is_empty()
+        && (!results.failures.is_empty() || results.one_sided.is_empty())
+    {
+        let first = results
+            .failures
+            .first()
+            .map(|f| format!(": {} on {}: {}", f.what, f.side, f.message))
+            .unwrap_or_default();
+        bail!(
+            "nothing could be compared between {} and {}{first}",
+            results.base.label(),
+            results.head.label()
+        );
+    }
+    let comparison = paired::decide(&results, &config);
+    emit(&comparison, &options.reports)?;
+    Ok(comparison.failed())
+}
+
+/// Checks out and builds one side; its executables are copied to `compare/bin/<side>/`.
+#[allow(clippy::too_many_arguments)]
+fn build_side(
+    repo: &git2::Repository,
+    source: Source,
+    name: SideName,
+    checkout: &Path,
+    prefix: &Path,
+    target_dir: &Path,
+    build_target: &Path,
+    dir: &Path,
+    config: &Config,
+) -> anyhow::Result<Side> {
+    eprintln!("compare: checking out {name} into {}", checkout.display());
+    worktree::checkout(repo, source, checkout)?;
+    let root = checkout.join(prefix);
+    let metadata = discover::metadata(&root)?;
+    let targets = Targets::discover(&metadata, target_dir)?;
+    eprintln!("compare: building {name} ({} benchmark targets)", targets.targets.len());
+    let mut env = targets.build_env();
+    env.push(("CARGO_TARGET_DIR".into(), build_target.into()));
+    let built = run::build(&root, &targets.targets, &env)
+        .with_context(|| format!("building the {name} side failed"))?;
+    let bin = dir.join("bin").join(name.to_string());
+    workdir::fresh_dir(&bin)?;
+    let mut copied = Vec::new();
+    for b in built {
+        let file = format!("{}-{}", b.target.package, b.target.name);
+        let to = bin.join(file);
+        std::fs::copy(&b.executable, &to).with_context(|| {
+            format!("cannot copy {} to {}", b.executable.display(), to.display())
+        })?;
+        copied.push(Built {
+            target: b.target,
+            executable: to,
+        });
+    }
+    Ok(Side {
+        built: copied,
+        runner: targets.runner,
+        env: config.env.clone(),
+    })
+}
+
+/// id → (package, index into the side's built targets), for the criterion ids of a side. A
+/// target that cannot list its benchmarks is recorded as failed.
+fn list_ids(
+    side: &Side,
+    name: SideName,
+    filter: Option<&Regex>,
+    failures: &mut Vec<Failure>,
+) -> BTreeMap<String, (String, usize)> {
+    let mut ids = BTreeMap::new();
+    for (index, built) in side.built.iter().enumerate() {
+        if built.target.harness != Harness::Criterion {
+            continue;
+        }
+        match run::list_criterion(built, None) {
+            Ok(listed) => {
+                for id in listed {
+                    if filter.is_none_or(|f| f.is_match(&id)) {
+                        ids.insert(id, (built.target.package.clone(), index));
+                    }
+                }
+            }
+            Err(error) => failures.push(Failure {
+                side: name,
+                what: format!("{}/{}", built.target.package, built.target.name),
+                message: format!("{error:#}"),
+            }),
+        }
+    }
+    ids
+}
+
+/// Both sides, ready to run one benchmark each.
+struct Sides<'a> {
+    base: &'a Side,
+    head: &'a Side,
+    base_ids: &'a BTreeMap<String, (String, usize)>,
+    head_ids: &'a BTreeMap<String, (String, usize)>,
+    scratch: PathBuf,
+    settings: &'a CriterionSettings,
+    statistic: RoundStatistic,
+}
+
+impl Sides<'_> {
+    /// One round of one benchmark: both sides, in the order the coin says.
+    fn round(
+        &self,
+        id: &str,
+        head_first: bool,
+        bar: &indicatif::ProgressBar,
+    ) -> Result<RoundPair, (SideName, anyhow::Error)> {
+        let order = if head_first {
+            [SideName::Head, SideName::Base]
+        } else {
+            [SideName::Base, SideName::Head]
+        };
+        let mut values = [0.0; 2];
+        for name in order {
+            let (side, ids) = match name {
+                SideName::Base => (self.base, self.base_ids),
+                SideName::Head => (self.head, self.head_ids),
+            };
+            let built = &side.built[ids[id].1];
+            let value = self.once(side, built, id, bar).map_err(|e| (name, e))?;
+            values[usize::from(name == SideName::Head)] = value;
+        }
+        Ok(RoundPair {
+            base: values[0],
+            head: values[1],
+            head_first,
+        })
+    }
+
+    fn once(
+        &self,
+        side: &Side,
+        built: &Built,
+        id: &str,
+        bar: &indicatif::ProgressBar,
+    ) -> anyhow::Result<f64> {
+        workdir::fresh_dir(&self.scratch)?;
+        side.run_criterion(built, self.settings, Some((id, true)), &self.scratch, bar)?;
+        let run = criterion::read_dir(&self.scratch, "new")?;
+        let benchmark = run
+            .benchmarks
+            .iter()
+            .find(|b| b.id == id)
+            .with_context(|| format!("benchmark {id} wrote no measurements"))?;
+        Ok(self.statistic.of(&benchmark.samples))
+    }
+}
+
+/// Pairs the instruction counts of both sides and explains those that moved.
+fn read_counts(
+    base_home: &Path,
+    head_home: &Path,
+    filter: Option<&Regex>,
+    config: &Config,
+    one_sided: &mut Vec<OneSided>,
+) -> anyhow::Result<Vec<CountResult>> {
+    let read = |home: &Path| -> anyhow::Result<BTreeMap<String, (f64, PathBuf)>> {
+        if !home.exists() || iai::benchmark_dirs(home).map_or(true, |d| d.is_empty()) {
+            return Ok(BTreeMap::new());
+        }
+        let counts: BTreeMap<String, f64> = iai::read_summaries(home)?
+            .into_iter()
+            .map(|b| (b.id, b.summary.median))
+            .collect();
+        Ok(iai::benchmark_dirs(home)?
+            .into_iter()
+            .filter(|(id, _)| filter.is_none_or(|f| f.is_match(id)))
+            .filter_map(|(id, dir)| counts.get(&id).map(|&c| (id, (c, dir))))
+            .collect())
+    };
+    let (base, head) = (read(base_home)?, read(head_home)?);
+    let mut results = Vec::new();
+    for (id, (count, dir)) in &head {
+        let Some((base_count, base_dir)) = base.get(id) else {
+            one_sided.push(OneSided {
+                id: id.clone(),
+                metric: crate::model::Metric::Instructions,
+                side: SideName::Head,
+            });
+            continue;
+        };
+        let threshold = config.threshold(id, crate::model::Metric::Instructions);
+        let moved = (count - base_count).abs() >= config.instructions_min_delta
+            && (count / base_count.max(1.0) - 1.0).abs() > threshold;
+        let functions = if moved {
+            match (callgrind::read_benchmark(base_dir), callgrind::read_benchmark(dir)) {
+                (Ok(old), Ok(new)) => Some(callgrind::diff(&old, &new, TOP_FUNCTIONS)),
+                (Err(error), _) | (_, Err(error)) => {
+                    eprintln!("note: cannot explain {id}: {error:#}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        results.push(CountResult {
+            id: id.clone(),
+            base: *base_count,
+            head: *count,
+            functions,
+        });
+    }
+    for id in base.keys().filter(|id| !head.contains_key(*id)) {
+        one_sided.push(OneSided {
+            id: id.clone(),
+            metric: crate::model::Metric::Instructions,
+            side: SideName::Base,
+        });
+    }
+    Ok(results)
+}
