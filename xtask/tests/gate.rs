@@ -261,12 +261,20 @@ impl Outcome {
             .unwrap_or_else(|| panic!("no Markdown report written\n{}", self.output()))
     }
 
+    /// The JSON report's rows. The gate's contract calls them `rows`; the report format that
+    /// `compare` shares with `bench` and `diff` calls them `benchmarks`. Either is accepted.
+    fn rows(&self) -> &[serde_json::Value] {
+        let report = self.json();
+        report["rows"]
+            .as_array()
+            .or_else(|| report["benchmarks"].as_array())
+            .unwrap_or_else(|| panic!("the JSON report has no `rows`: {report}"))
+    }
+
     /// The JSON report's row of benchmark `id` for `metric`.
     fn row(&self, id: &str, metric: &str) -> &serde_json::Value {
-        let rows = self.json()["rows"]
-            .as_array()
-            .unwrap_or_else(|| panic!("the JSON report has no `rows`: {}", self.json()));
-        rows.iter()
+        self.rows()
+            .iter()
             .find(|row| row["id"] == id && row["metric"] == metric)
             .unwrap_or_else(|| panic!("no {metric} row {id:?} in {}", self.json()))
     }
@@ -282,6 +290,11 @@ impl Outcome {
 /// target directory, a JSON and a Markdown report outside the repository, and asserts that the
 /// checkouts are gone afterwards (on every exit path of the command).
 fn compare(workspace: &Path, args: &[&str]) -> Outcome {
+    compare_with_env(workspace, args, &[])
+}
+
+/// [`compare`] with extra environment variables for the harness (and so its benchmarks).
+fn compare_with_env(workspace: &Path, args: &[&str], env: &[(&str, &str)]) -> Outcome {
     let reports = tempfile::tempdir().unwrap();
     let (json, markdown) = (
         reports.path().join("report.json"),
@@ -292,6 +305,8 @@ fn compare(workspace: &Path, args: &[&str]) -> Outcome {
     command
         .args(["bench", "compare"])
         .args(args)
+        // A fixed benchmark order and choice of which side runs first.
+        .args(["--seed", "1"])
         .arg("--json")
         .arg(&json)
         .arg("--markdown")
@@ -301,7 +316,9 @@ fn compare(workspace: &Path, args: &[&str]) -> Outcome {
         .env("CARGO_TARGET_DIR", &target)
         .env("NO_COLOR", "1")
         .env_remove("GITHUB_STEP_SUMMARY")
-        .env_remove("GITHUB_ACTIONS");
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("RUST_BACKTRACE")
+        .envs(env.iter().copied());
     if let Some(runner) = installed_runner() {
         command.env("IAI_CALLGRIND_RUNNER", runner);
     }
@@ -329,6 +346,19 @@ fn compare(workspace: &Path, args: &[&str]) -> Outcome {
         );
     }
     outcome
+}
+
+/// Markdown as it reads: the reports escape punctuation (`gate\_fixture`).
+fn markdown_text(markdown: &str) -> String {
+    let mut text = String::with_capacity(markdown.len());
+    let mut chars = markdown.chars().peekable();
+    while let Some(c) = chars.next() {
+        match chars.peek() {
+            Some(next) if c == '\\' && next.is_ascii_punctuation() => {}
+            _ => text.push(c),
+        }
+    }
+    text
 }
 
 /// Whether instruction counts can be checked here; prints why not when they cannot.
@@ -364,7 +394,7 @@ fn a_head_commit_ten_times_slower_regresses_and_names_the_slower_function() {
             "{report}"
         );
         assert!(
-            outcome.markdown().contains(HOT_FUNCTION),
+            markdown_text(outcome.markdown()).contains(HOT_FUNCTION),
             "the Markdown does not name {HOT_FUNCTION}:\n{}",
             outcome.markdown()
         );
@@ -383,11 +413,20 @@ fn a_head_commit_touching_only_the_readme_passes() {
     let head = repo.commit_readme_only();
     let outcome = compare(repo.path(), &[&repo.base, &head]);
     assert_eq!(outcome.code, Some(0), "{}", outcome.output());
-    if let Some(report) = &outcome.json {
-        let rows = report["rows"].as_array().cloned().unwrap_or_default();
-        assert!(
-            rows.iter().all(|row| row["verdict"] != "regressed"),
-            "{report}"
+    assert!(
+        outcome
+            .rows()
+            .iter()
+            .all(|row| row["verdict"] != "regressed"),
+        "{}",
+        outcome.json()
+    );
+    if instructions_measured() {
+        assert_eq!(
+            outcome.verdict(IAI_ID, "instructions"),
+            "unchanged",
+            "{}",
+            outcome.json()
         );
     }
 }
@@ -407,7 +446,7 @@ fn a_dirty_working_tree_is_measured_as_head_and_marked_dirty() {
         "regressed",
         "{report}"
     );
-    let markdown = outcome.markdown().to_lowercase();
+    let markdown = markdown_text(outcome.markdown()).to_lowercase();
     assert!(
         markdown.contains("dirty") || markdown.contains("uncommitted"),
         "the Markdown does not say head is dirty:\n{markdown}"
@@ -458,31 +497,60 @@ fn a_shallow_clone_without_the_base_exits_2_asking_for_more_history() {
     }
 }
 
-#[test]
-fn a_criterion_benchmark_that_panics_on_head_is_reported_and_the_rest_compared() {
+/// A head whose criterion benchmark panics, compared with `env` for the harness: the panic
+/// message is reported, the instruction count is still compared, the exit code is the rest's.
+fn check_panic_on_head(env: &[(&str, &str)]) {
     let _harness = harness_lock();
     let repo = Repo::new();
     let head = repo.commit_criterion_panic();
-    let outcome = compare(repo.path(), &[&repo.base, &head]);
-    let printed = format!("{}{}", outcome.stdout, outcome.stderr);
-    assert!(
-        printed.contains(PANIC_MESSAGE),
-        "the panic message is not reported\n{}",
-        outcome.output()
-    );
-    if instructions_measured() {
-        // The instruction count is still compared, and did not change: nothing regressed.
-        assert_eq!(outcome.code, Some(0), "{}", outcome.output());
-        assert_eq!(
-            outcome.verdict(IAI_ID, "instructions"),
-            "unchanged",
-            "{}",
-            outcome.json()
-        );
-    } else {
+    let outcome = compare_with_env(repo.path(), &[&repo.base, &head], env);
+    if !instructions_measured() {
         // The panicking benchmark was the only one: nothing could be compared.
         assert_eq!(outcome.code, Some(2), "{}", outcome.output());
+        assert!(
+            outcome.stderr.contains(PANIC_MESSAGE),
+            "the panic message is not in the error\n{}",
+            outcome.output()
+        );
+        return;
     }
+    // The report (the terminal table, and the Markdown a pull request shows) carries the
+    // failure with the benchmark's panic message.
+    assert!(
+        outcome.stdout.contains(PANIC_MESSAGE),
+        "the panic message is not in the report on stdout\n{}",
+        outcome.output()
+    );
+    assert!(
+        markdown_text(outcome.markdown()).contains(PANIC_MESSAGE),
+        "the panic message is not in the Markdown:\n{}",
+        outcome.markdown()
+    );
+    // The instruction count is still compared, and did not change: nothing regressed.
+    assert_eq!(
+        outcome.verdict(IAI_ID, "instructions"),
+        "unchanged",
+        "{}",
+        outcome.json()
+    );
+    assert_eq!(
+        outcome.code,
+        Some(0),
+        "nothing regressed, so the exit code should be 0\n{}",
+        outcome.output()
+    );
+}
+
+#[test]
+fn a_criterion_benchmark_that_panics_on_head_is_reported_and_the_rest_compared() {
+    check_panic_on_head(&[]);
+}
+
+/// CI commonly sets `RUST_BACKTRACE=1`: the panic message comes before the backtrace in the
+/// benchmark's output and must still be the one reported.
+#[test]
+fn a_panic_message_is_reported_when_a_backtrace_follows_it() {
+    check_panic_on_head(&[("RUST_BACKTRACE", "1")]);
 }
 
 /// The fixture builds with its committed lock file, in the shared target directory (which
@@ -519,6 +587,10 @@ fn the_fixture_builds_with_its_lock_file() {
 /// The helpers above build the repositories the tests need (no harness involved).
 #[test]
 fn support_builds_the_repositories_the_gate_tests_need() {
+    assert_eq!(
+        markdown_text(r"gate\_fixture::fixture\_hot\_loop \[+1%\] a\b"),
+        r"gate_fixture::fixture_hot_loop [+1%] a\b"
+    );
     let repo = Repo::new();
     assert_eq!(
         repo.work(),
