@@ -5,6 +5,7 @@ use std::cmp::Ordering;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, DEFAULT_ALPHA};
+use crate::machine::HostDifference;
 use crate::model::{Benchmark, Metric, Run, RunMeta, Summary};
 use crate::stats;
 
@@ -97,8 +98,10 @@ thresholds, instruction counts are the precise gate";
 ///   the "slower" test rejected and the interval's lower end above the threshold; `Improved`
 ///   mirrors it; an estimate past the threshold without that is `Inconclusive`. Without an
 ///   interval (too few samples) a row is at most `Inconclusive`.
-/// - Wall times from different machines, or instruction counts from different toolchains, make
-///   those rows advisory: verdict kept, gate not failed.
+/// - Wall time is judged only when both runs come from the same host and boot
+///   ([`crate::machine::Machine::wall_time_difference`]) or neither records a machine; otherwise
+///   the wall-time rows keep their numbers but are not judged (they cannot fail the gate).
+///   Instruction counts from different toolchains are advisory: verdict kept, gate not failed.
 ///
 /// Never panics on runs that `store::validate` accepts (zeros included).
 pub fn compare(old: &Run, new: &Run, config: &Config) -> Comparison {
@@ -112,13 +115,18 @@ pub fn compare(old: &Run, new: &Run, config: &Config) -> Comparison {
     if quick {
         notes.push(QUICK_NOTE.to_string());
     }
-    let wall_advisory = machine_mismatch(&old.meta, &new.meta).map(|what| {
+    let wall_not_judged = wall_time_not_judged(&old.meta, &new.meta);
+    if let Some(difference) = wall_not_judged {
         notes.push(format!(
-            "wall times were measured on different machines ({what}): wall-time rows are \
-             advisory and do not fail the gate"
+            "wall time not judged: {}; instruction counts gated",
+            match difference {
+                HostDifference::OtherHost => "the baseline was measured on another host",
+                HostDifference::OtherBoot => "the baseline was measured before the last reboot",
+                HostDifference::Unknown => "the baseline does not record its host",
+            }
         ));
-        format!("wall time measured on another machine ({what}): advisory, not gated")
-    });
+    }
+    let wall_advisory = wall_not_judged.map(|_| "wall time not judged".to_string());
     let instructions_advisory = match (&old.meta.rustc, &new.meta.rustc) {
         (Some(a), Some(b)) if a != b => {
             let what = format!("old {a}, new {b}");
@@ -358,29 +366,15 @@ fn pair<'a>(old: &'a Run, new: &'a Run) -> Vec<Pair<'a>> {
     out
 }
 
-/// What differs between the two runs' machines, when both record one and a field known on both
-/// sides (CPU model, cores, OS) differs.
-fn machine_mismatch(old: &RunMeta, new: &RunMeta) -> Option<String> {
-    let (Some(a), Some(b)) = (&old.machine, &new.machine) else {
-        return None;
-    };
-    let mut diffs = Vec::new();
-    if let (Some(x), Some(y)) = (&a.cpu_model, &b.cpu_model)
-        && x != y
-    {
-        diffs.push(format!("CPU {x} vs {y}"));
+/// Why the wall times of `old` and `new` cannot be judged against each other, if they cannot:
+/// they must come from the same host and boot, or neither run records a machine (imported
+/// criterion output, which is judged as the user asks).
+fn wall_time_not_judged(old: &RunMeta, new: &RunMeta) -> Option<HostDifference> {
+    match (&old.machine, &new.machine) {
+        (None, None) => None,
+        (Some(a), Some(b)) => a.wall_time_difference(b),
+        _ => Some(HostDifference::Unknown),
     }
-    if let (Some(x), Some(y)) = (a.cores, b.cores)
-        && x != y
-    {
-        diffs.push(format!("{x} vs {y} cores"));
-    }
-    if let (Some(x), Some(y)) = (&a.os, &b.os)
-        && x != y
-    {
-        diffs.push(format!("OS {x} vs {y}"));
-    }
-    (!diffs.is_empty()).then(|| diffs.join(", "))
 }
 
 /// Reusable buffers for a whole comparison.

@@ -15,6 +15,7 @@ pub mod criterion;
 pub mod decide;
 pub mod discover;
 pub mod iai;
+pub mod machine;
 pub mod measure;
 pub mod meta;
 pub mod model;

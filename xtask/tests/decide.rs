@@ -392,47 +392,92 @@ fn a_few_instructions_of_layout_shift_are_unchanged() {
     );
 }
 
-fn machine(cpu: &str, cores: u32) -> Option<Machine> {
+fn machine(cpu: &str, host: Option<&str>, boot: Option<&str>) -> Option<Machine> {
     Some(Machine {
         cpu_model: Some(cpu.to_string()),
-        cores: Some(cores),
-        os: Some("linux".to_string()),
+        cores: Some(2),
+        os: Some("linux 6.1.0-18-amd64".to_string()),
         governor: None,
+        host_id: host.map(str::to_string),
+        boot_id: boot.map(str::to_string),
     })
 }
 
-#[test]
-fn another_machine_makes_wall_time_advisory() {
-    let mut old = run(vec![
+/// Old and new runs of one benchmark, its wall time 50 % slower, its count unchanged.
+fn slower_wall_time() -> (Run, Run) {
+    let old = run(vec![
         wall("a", times(21, 50, 1000.0, 0.0, SIGMA)),
         instructions("a", 1000.0),
     ]);
-    let mut new = run(vec![
+    let new = run(vec![
         wall("a", times(22, 50, 1000.0, 0.50, SIGMA)),
         instructions("a", 1000.0),
     ]);
-    old.meta.machine = machine("EPYC 7763", 2);
-    new.meta.machine = machine("Xeon 8370C", 2);
+    (old, new)
+}
+
+/// Regression test: two machines of one class were measured 2x apart, so the class does not
+/// make wall time comparable; only the same host and boot do.
+#[test]
+fn wall_time_from_another_host_or_boot_is_not_judged() {
+    let (mut old, mut new) = slower_wall_time();
+    for (old_machine, new_machine, reason) in [
+        (
+            machine("EPYC 7763", Some("h1"), Some("b1")),
+            machine("EPYC 7763", Some("h2"), Some("b1")),
+            "the baseline was measured on another host",
+        ),
+        (
+            machine("EPYC 7763", Some("h1"), Some("b1")),
+            machine("EPYC 7763", Some("h1"), Some("b2")),
+            "the baseline was measured before the last reboot",
+        ),
+        (
+            machine("EPYC 7763", None, None),
+            machine("EPYC 7763", Some("h1"), Some("b1")),
+            "the baseline does not record its host",
+        ),
+        (
+            None,
+            machine("EPYC 7763", Some("h1"), Some("b1")),
+            "the baseline does not record its host",
+        ),
+    ] {
+        old.meta.machine = old_machine;
+        new.meta.machine = new_machine;
+        let c = compare(&old, &new, &Config::default());
+        let w = row(&c, "a", Metric::WallTime);
+        assert!(w.advisory, "{w:?}");
+        assert!(w.change.unwrap() > 0.4, "the numbers are kept: {w:?}");
+        assert!(!row(&c, "a", Metric::Instructions).advisory);
+        let said: Vec<&String> = c.notes.iter().filter(|n| n.contains(reason)).collect();
+        assert_eq!(said.len(), 1, "{reason}: {:?}", c.notes);
+        assert!(said[0].starts_with("wall time not judged: "), "{said:?}");
+        assert!(!c.failed());
+    }
+}
+
+#[test]
+fn wall_time_of_one_host_and_boot_is_judged() {
+    let (mut old, mut new) = slower_wall_time();
+    // Different kernel builds and governors: the host and boot ids decide.
+    old.meta.machine = machine("EPYC 7763", Some("h1"), Some("b1"));
+    new.meta.machine = machine("EPYC 7763", Some("h1"), Some("b1"));
+    let new_machine = new.meta.machine.as_mut().unwrap();
+    new_machine.os = Some("linux 6.1.0-21-amd64".to_string());
+    new_machine.governor = Some("performance".to_string());
     let c = compare(&old, &new, &Config::default());
-    let w = row(&c, "a", Metric::WallTime);
-    assert_eq!(w.verdict, Verdict::Regressed);
-    assert!(w.advisory);
-    let note = w.note.as_deref().unwrap();
-    assert!(
-        note.starts_with("wall time measured on another machine ("),
-        "{note}"
-    );
-    assert!(note.ends_with("): advisory, not gated"), "{note}");
-    assert!(
-        note.contains("EPYC 7763") && note.contains("Xeon 8370C"),
-        "{note}"
-    );
-    assert!(!row(&c, "a", Metric::Instructions).advisory);
-    assert_eq!(c.notes.len(), 2, "{:?}", c.notes);
-    assert!(!c.failed());
-    // Same machine (governor aside): gated.
-    new.meta.machine = machine("EPYC 7763", 2);
-    new.meta.machine.as_mut().unwrap().governor = Some("performance".to_string());
+    assert!(!row(&c, "a", Metric::WallTime).advisory);
+    assert_eq!(row(&c, "a", Metric::WallTime).verdict, Verdict::Regressed);
+    assert!(c.failed());
+}
+
+/// `diff` of two criterion folders: neither run records a machine, and the user asked for the
+/// comparison, so wall time is judged.
+#[test]
+fn wall_time_of_runs_without_machines_is_judged() {
+    let (old, new) = slower_wall_time();
+    assert!(old.meta.machine.is_none() && new.meta.machine.is_none());
     let c = compare(&old, &new, &Config::default());
     assert!(!row(&c, "a", Metric::WallTime).advisory);
     assert!(c.failed());

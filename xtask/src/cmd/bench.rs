@@ -72,7 +72,7 @@ pub fn bench(root: &Path, options: &BenchOptions) -> anyhow::Result<bool> {
     store::write_run(&latest_run_path(&target_dir), &run)?;
 
     let machine = run.meta.machine.clone().unwrap_or_default();
-    let class = meta::machine_class(&machine);
+    let class = machine.class();
     let baseline_file = baseline_path(root, &class);
     if !baseline_file.exists() {
         if options.filter.is_some() || options.quick {
