@@ -49,10 +49,52 @@ pub struct Row {
     pub threshold: f64,
     pub old: Option<Summary>,
     pub new: Option<Summary>,
-    /// True when the row cannot fail the gate (for example wall times from another machine).
-    pub advisory: bool,
-    /// A short explanation, for example why a row is advisory.
-    pub note: Option<String>,
+    /// Why the row cannot fail the gate, when it cannot (its verdict is reported, not gated).
+    pub advisory: Option<Advisory>,
+    /// Remarks on how the row was decided; they do not change whether it gates.
+    pub notes: Vec<RowNote>,
+}
+
+/// Why a row cannot fail the gate. The reports render it; the decision only records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Advisory {
+    /// `bench.toml` marks the benchmark advisory (a peer crate, a control).
+    Configured,
+    /// Wall time from another host, another boot, or a host not recorded: the numbers are
+    /// shown, the verdict is not judged.
+    WallTimeNotJudged(HostDifference),
+    /// Instruction counts from two different toolchains.
+    Toolchain { old: String, new: String },
+    /// The controls scattered: the machine was not stable during the runs.
+    Unstable,
+    /// A side was a `--quick` smoke run.
+    Quick,
+}
+
+impl Advisory {
+    /// The reason as a stable snake_case tag (the JSON report's `advisory_reason`).
+    pub fn tag(&self) -> &'static str {
+        match self {
+            Advisory::Configured => "configured",
+            Advisory::WallTimeNotJudged(_) => "wall_time_not_judged",
+            Advisory::Toolchain { .. } => "toolchain",
+            Advisory::Unstable => "unstable",
+            Advisory::Quick => "quick",
+        }
+    }
+}
+
+/// A remark on how one row was decided.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowNote {
+    /// Judged relative to the controls: the machine drifted by `drift` (relative, 0.05 =
+    /// 5 % slower), taken out of the new side before the analysis.
+    RelativeToControls { drift: f64 },
+    /// Too few samples for a confidence interval at the suite's level: decided on the
+    /// estimate alone, never regressed.
+    TooFewSamples { old: usize, new: usize },
 }
 
 /// The comparison of two runs.
@@ -70,12 +112,9 @@ impl Comparison {
     pub fn failed(&self) -> bool {
         self.rows
             .iter()
-            .any(|row| row.verdict == Verdict::Regressed && !row.advisory)
+            .any(|row| row.verdict == Verdict::Regressed && row.advisory.is_none())
     }
 }
-
-/// The note on rows that `bench.toml` marks advisory.
-pub const CONFIGURED_ADVISORY_NOTE: &str = "advisory by bench.toml: reported, not gated";
 
 /// The run-level remark of a comparison with a `--quick` side.
 pub const QUICK_NOTE: &str =
@@ -115,28 +154,18 @@ pub fn compare(old: &Run, new: &Run, config: &Config) -> Comparison {
     if quick {
         notes.push(QUICK_NOTE.to_string());
     }
+    // Said once, by the reports, from the rows' `Advisory::WallTimeNotJudged`.
     let wall_not_judged = wall_time_not_judged(&old.meta, &new.meta);
-    if let Some(difference) = wall_not_judged {
-        notes.push(format!(
-            "wall time not judged: {}; instruction counts gated",
-            match difference {
-                HostDifference::OtherHost => "the baseline was measured on another host",
-                HostDifference::OtherBoot => "the baseline was measured before the last reboot",
-                HostDifference::Unknown => "the baseline does not record its host",
-            }
-        ));
-    }
-    let wall_advisory = wall_not_judged.map(|_| "wall time not judged".to_string());
     let instructions_advisory = match (&old.meta.rustc, &new.meta.rustc) {
         (Some(a), Some(b)) if a != b => {
-            let what = format!("old {a}, new {b}");
             notes.push(format!(
-                "instruction counts come from different toolchains ({what}): instruction rows \
-                 are advisory and do not fail the gate"
+                "instruction counts come from different toolchains (old {a}, new {b}): \
+                 instruction rows are advisory and do not fail the gate"
             ));
-            Some(format!(
-                "instructions counted with another toolchain ({what}): advisory, not gated"
-            ))
+            Some(Advisory::Toolchain {
+                old: a.clone(),
+                new: b.clone(),
+            })
         }
         _ => None,
     };
@@ -146,7 +175,7 @@ pub fn compare(old: &Run, new: &Run, config: &Config) -> Comparison {
     if let Some(note) = drift.note() {
         notes.push(note);
     }
-    let unstable = drift
+    let unstable_note = drift
         .spread()
         .filter(|&spread| spread > config.max_control_spread)
         .map(|spread| {
@@ -156,8 +185,10 @@ pub fn compare(old: &Run, new: &Run, config: &Config) -> Comparison {
                 config.max_control_spread * 100.0
             )
         });
-    if let Some(note) = &unstable {
-        notes.push(note.clone());
+    let unstable = unstable_note.is_some();
+    // Moot when wall time is not judged at all.
+    if let Some(note) = unstable_note.filter(|_| wall_not_judged.is_none()) {
+        notes.push(note);
     }
     // Rows the configuration marks advisory are not gated, so they form a family of their own
     // and do not dilute the error control of the gated rows.
@@ -179,9 +210,12 @@ pub fn compare(old: &Run, new: &Run, config: &Config) -> Comparison {
     let mut wall: Vec<(usize, bool, WallAnalysis)> = Vec::with_capacity(family);
     for p in &pairs {
         let threshold = config.threshold(p.id, p.metric);
-        let advisory_note = match p.metric {
-            Metric::WallTime => wall_advisory.as_deref(),
-            Metric::Instructions => instructions_advisory.as_deref(),
+        let run_advisory = match p.metric {
+            Metric::WallTime => wall_not_judged
+                .map(Advisory::WallTimeNotJudged)
+                .or_else(|| unstable.then_some(Advisory::Unstable))
+                .or_else(|| quick.then_some(Advisory::Quick)),
+            Metric::Instructions => instructions_advisory.clone(),
         };
         let unit = p.new.or(p.old).map(|b| b.unit.clone()).unwrap_or_default();
         let mut row = Row {
@@ -194,25 +228,15 @@ pub fn compare(old: &Run, new: &Run, config: &Config) -> Comparison {
             threshold,
             old: p.old.map(|b| b.summary),
             new: p.new.map(|b| b.summary),
-            advisory: false,
-            note: None,
+            advisory: None,
+            notes: Vec::new(),
         };
         match (p.old, p.new) {
             (None, _) => row.verdict = Verdict::New,
             (_, None) => row.verdict = Verdict::Missing,
             (Some(o), Some(n)) => {
                 let configured = config.is_advisory(p.id, p.metric);
-                let unstable_note = (p.metric == Metric::WallTime && unstable.is_some())
-                    .then_some("advisory: the machine was not stable during the runs");
-                let quick_note = (p.metric == Metric::WallTime && quick)
-                    .then_some("advisory: measured in quick mode");
-                let advisory_note = advisory_note.or(unstable_note).or(quick_note);
-                row.advisory = advisory_note.is_some() || configured;
-                row.note = match (advisory_note, configured) {
-                    (Some(note), _) => Some(note.to_string()),
-                    (None, true) => Some(CONFIGURED_ADVISORY_NOTE.to_string()),
-                    (None, false) => None,
-                };
+                row.advisory = run_advisory.or(configured.then_some(Advisory::Configured));
                 match p.metric {
                     Metric::Instructions => {
                         let change = count_change(&o.samples, &n.samples, &mut scratch.a);
@@ -245,13 +269,8 @@ pub fn compare(old: &Run, new: &Run, config: &Config) -> Comparison {
                             // drift out of the new side before the analysis.
                             let factor = (-drift).exp();
                             let adjusted: Vec<f64> = n.samples.iter().map(|x| x * factor).collect();
-                            let note = format!(
-                                "relative to the controls (machine drift {:+.1}%)",
-                                drift.exp_m1() * 100.0
-                            );
-                            row.note = Some(match row.note.take() {
-                                Some(existing) => format!("{existing}; {note}"),
-                                None => note,
+                            row.notes.push(RowNote::RelativeToControls {
+                                drift: drift.exp_m1(),
                             });
                             analyse_wall(&o.samples, &adjusted, interval_alpha, &mut scratch)
                         };
@@ -302,13 +321,9 @@ pub fn compare(old: &Run, new: &Run, config: &Config) -> Comparison {
         };
         if analysis.interval.is_none() {
             let (n_old, n_new) = (row.old.map_or(0, |s| s.n), row.new.map_or(0, |s| s.n));
-            let few = format!(
-                "too few samples for a confidence interval at this suite's level ({n_old} old, \
-                 {n_new} new): decided on the estimate alone, never regressed"
-            );
-            row.note = Some(match row.note.take() {
-                Some(note) => format!("{note}; {few}"),
-                None => few,
+            row.notes.push(RowNote::TooFewSamples {
+                old: n_old,
+                new: n_new,
             });
         }
     }
