@@ -135,6 +135,39 @@ pub fn list_criterion(built: &Built, filter: Option<&str>) -> anyhow::Result<Vec
         .collect())
 }
 
+/// The entries an iai-callgrind executable lists (`--list`, answered by its runner without
+/// valgrind), as the runner prints them: `<module path>[::<case>]`, in its order.
+pub fn list_iai(invocation: &Invocation<'_>) -> anyhow::Result<Vec<String>> {
+    let built = invocation.built;
+    let mut command = Command::new(&built.executable);
+    command
+        .current_dir(&built.target.package_dir)
+        .args(&invocation.args)
+        .env("CARGO_PKG_NAME", &built.target.package)
+        .envs(invocation.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null());
+    for name in &invocation.env_remove {
+        command.env_remove(name);
+    }
+    let output = command
+        .output()
+        .with_context(|| format!("cannot run {}", built.executable.display()))?;
+    if !output.status.success() {
+        bail!(
+            "benchmark {}/{} failed to list its benchmarks ({}): {}",
+            built.target.package,
+            built.target.name,
+            output.status,
+            last_line(&String::from_utf8_lossy(&output.stderr))
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| line.strip_suffix(": benchmark"))
+        .map(str::to_string)
+        .collect())
+}
+
 fn last_line(text: &str) -> String {
     text.lines()
         .rev()

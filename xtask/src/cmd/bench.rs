@@ -37,7 +37,7 @@ pub fn bench(root: &Path, options: &BenchOptions) -> anyhow::Result<bool> {
         workdir::fresh_dir(dir)?;
     }
     let listed = side.list(filter.as_ref())?;
-    let iai: Vec<_> = side.iai().collect();
+    let iai = side.iai_selected(filter.as_ref(), &iai_home)?;
     let total = listed.iter().map(|l| l.ids.len() as u64).sum::<u64>() + iai.len() as u64;
     let settings = if options.quick {
         CriterionSettings::smoke()
