@@ -129,9 +129,14 @@ pub struct Listed<'a> {
 }
 
 impl Side {
-    /// Builds `targets` of the workspace at `root` (one cargo invocation).
-    pub fn build(root: &Path, targets: &Targets) -> anyhow::Result<Side> {
-        let built = run::build(root, &targets.targets, &targets.build_env())?;
+    /// Builds `targets` of the workspace at `root` (one cargo invocation), into `target_dir`
+    /// instead of the workspace's own target folder when given.
+    pub fn build(
+        root: &Path,
+        targets: &Targets,
+        target_dir: Option<&Path>,
+    ) -> anyhow::Result<Side> {
+        let built = run::build(root, &targets.targets, &targets.build_env(), target_dir)?;
         Ok(Side {
             built,
             runner: targets.runner.clone(),

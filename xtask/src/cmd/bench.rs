@@ -28,7 +28,7 @@ pub fn bench(root: &Path, options: &BenchOptions) -> anyhow::Result<bool> {
     let filter = measure::compile_filter(options.filter.as_deref())?;
 
     let targets = Targets::discover(&metadata, &target_dir)?;
-    let mut side = Side::build(root, &targets)?;
+    let mut side = Side::build(root, &targets, None)?;
     side.env = config.env.clone();
     let work = workdir::work_dir(&target_dir);
     let criterion_home = work.join("criterion");
