@@ -5,6 +5,7 @@ use std::cmp::Ordering;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, DEFAULT_ALPHA};
+use crate::machine::HostDifference;
 use crate::model::{Benchmark, Metric, Run, RunMeta, Summary};
 use crate::stats;
 
@@ -51,10 +52,10 @@ pub struct Row {
     pub threshold: f64,
     pub old: Option<Summary>,
     pub new: Option<Summary>,
-    /// True when the row cannot fail the gate (for example wall times from another machine).
-    pub advisory: bool,
-    /// A short explanation, for example why a row is advisory.
-    pub note: Option<String>,
+    /// Why the row cannot fail the gate, when it cannot (its verdict is reported, not gated).
+    pub advisory: Option<Advisory>,
+    /// Remarks on how the row was decided; they do not change whether it gates.
+    pub notes: Vec<RowNote>,
     /// Interleaved wall time: the rounds the verdict rests on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rounds: Option<usize>,
@@ -82,12 +83,42 @@ impl Row {
             threshold,
             old: None,
             new: None,
-            advisory: false,
-            note: None,
+            advisory: None,
+            notes: Vec::new(),
             rounds: None,
             rerun: false,
             mde: None,
             functions: None,
+        }
+    }
+}
+
+/// Why a row cannot fail the gate. The reports render it; the decision only records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Advisory {
+    /// `bench.toml` marks the benchmark advisory (a peer crate, a control).
+    Configured,
+    /// Wall time from another host, another boot, or a host not recorded: the numbers are
+    /// shown, the verdict is not judged.
+    WallTimeNotJudged(HostDifference),
+    /// Instruction counts from two different toolchains.
+    Toolchain { old: String, new: String },
+    /// The controls scattered: the machine was not stable during the runs.
+    Unstable,
+    /// A side was a `--quick` smoke run.
+    Quick,
+}
+
+impl Advisory {
+    /// The reason as a stable snake_case tag (the JSON report's `advisory_reason`).
+    pub fn tag(&self) -> &'static str {
+        match self {
+            Advisory::Configured => "configured",
+            Advisory::WallTimeNotJudged(_) => "wall_time_not_judged",
+            Advisory::Toolchain { .. } => "toolchain",
+            Advisory::Unstable => "unstable",
+            Advisory::Quick => "quick",
         }
     }
 }
@@ -102,6 +133,20 @@ pub struct GateSummary {
     pub skipped: Vec<crate::paired::Skipped>,
     pub failures: Vec<crate::paired::Failure>,
     pub timing: crate::paired::Timing,
+}
+
+/// A remark on how one row was decided.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowNote {
+    /// Judged relative to the controls: the machine drifted by `drift` (relative, 0.05 =
+    /// 5 % slower), taken out of the new side before the analysis.
+    RelativeToControls { drift: f64 },
+    /// Too few samples for a confidence interval at the suite's level: decided on the
+    /// estimate alone, never regressed.
+    TooFewSamples { old: usize, new: usize },
+    /// Interleaved wall time: fewer rounds than the test needs; not judged.
+    TooFewRounds { rounds: usize },
 }
 
 /// The comparison of two runs.
@@ -123,7 +168,7 @@ impl Comparison {
     pub fn failed(&self) -> bool {
         self.rows
             .iter()
-            .any(|row| row.verdict == Verdict::Regressed && !row.advisory)
+            .any(|row| row.verdict == Verdict::Regressed && row.advisory.is_none())
             || self.gate.as_ref().is_some_and(|gate| {
                 gate.failures
                     .iter()
@@ -131,9 +176,6 @@ impl Comparison {
             })
     }
 }
-
-/// The note on rows that `bench.toml` marks advisory.
-pub const CONFIGURED_ADVISORY_NOTE: &str = "advisory by bench.toml: reported, not gated";
 
 /// The run-level remark of a comparison with a `--quick` side.
 pub const QUICK_NOTE: &str =
@@ -156,8 +198,10 @@ thresholds, instruction counts are the precise gate";
 ///   the "slower" test rejected and the interval's lower end above the threshold; `Improved`
 ///   mirrors it; an estimate past the threshold without that is `Inconclusive`. Without an
 ///   interval (too few samples) a row is at most `Inconclusive`.
-/// - Wall times from different machines, or instruction counts from different toolchains, make
-///   those rows advisory: verdict kept, gate not failed.
+/// - Wall time is judged only when both runs come from the same host and boot
+///   ([`crate::machine::Machine::wall_time_difference`]) or neither records a machine; otherwise
+///   the wall-time rows keep their numbers but are not judged (they cannot fail the gate).
+///   Instruction counts from different toolchains are advisory: verdict kept, gate not failed.
 ///
 /// Never panics on runs that `store::validate` accepts (zeros included).
 pub fn compare(old: &Run, new: &Run, config: &Config) -> Comparison {
@@ -171,23 +215,18 @@ pub fn compare(old: &Run, new: &Run, config: &Config) -> Comparison {
     if quick {
         notes.push(QUICK_NOTE.to_string());
     }
-    let wall_advisory = machine_mismatch(&old.meta, &new.meta).map(|what| {
-        notes.push(format!(
-            "wall times were measured on different machines ({what}): wall-time rows are \
-             advisory and do not fail the gate"
-        ));
-        format!("wall time measured on another machine ({what}): advisory, not gated")
-    });
+    // Said once, by the reports, from the rows' `Advisory::WallTimeNotJudged`.
+    let wall_not_judged = wall_time_not_judged(&old.meta, &new.meta);
     let instructions_advisory = match (&old.meta.rustc, &new.meta.rustc) {
         (Some(a), Some(b)) if a != b => {
-            let what = format!("old {a}, new {b}");
             notes.push(format!(
-                "instruction counts come from different toolchains ({what}): instruction rows \
-                 are advisory and do not fail the gate"
+                "instruction counts come from different toolchains (old {a}, new {b}): \
+                 instruction rows are advisory and do not fail the gate"
             ));
-            Some(format!(
-                "instructions counted with another toolchain ({what}): advisory, not gated"
-            ))
+            Some(Advisory::Toolchain {
+                old: a.clone(),
+                new: b.clone(),
+            })
         }
         _ => None,
     };
@@ -197,7 +236,7 @@ pub fn compare(old: &Run, new: &Run, config: &Config) -> Comparison {
     if let Some(note) = drift.note() {
         notes.push(note);
     }
-    let unstable = drift
+    let unstable_note = drift
         .spread()
         .filter(|&spread| spread > config.max_control_spread)
         .map(|spread| {
@@ -207,8 +246,10 @@ pub fn compare(old: &Run, new: &Run, config: &Config) -> Comparison {
                 config.max_control_spread * 100.0
             )
         });
-    if let Some(note) = &unstable {
-        notes.push(note.clone());
+    let unstable = unstable_note.is_some();
+    // Moot when wall time is not judged at all.
+    if let Some(note) = unstable_note.filter(|_| wall_not_judged.is_none()) {
+        notes.push(note);
     }
     // Rows the configuration marks advisory are not gated, so they form a family of their own
     // and do not dilute the error control of the gated rows.
@@ -230,9 +271,12 @@ pub fn compare(old: &Run, new: &Run, config: &Config) -> Comparison {
     let mut wall: Vec<(usize, bool, WallAnalysis)> = Vec::with_capacity(family);
     for p in &pairs {
         let threshold = config.threshold(p.id, p.metric);
-        let advisory_note = match p.metric {
-            Metric::WallTime => wall_advisory.as_deref(),
-            Metric::Instructions => instructions_advisory.as_deref(),
+        let run_advisory = match p.metric {
+            Metric::WallTime => wall_not_judged
+                .map(Advisory::WallTimeNotJudged)
+                .or_else(|| unstable.then_some(Advisory::Unstable))
+                .or_else(|| quick.then_some(Advisory::Quick)),
+            Metric::Instructions => instructions_advisory.clone(),
         };
         let unit = p.new.or(p.old).map(|b| b.unit.clone()).unwrap_or_default();
         let mut row = Row {
@@ -245,8 +289,8 @@ pub fn compare(old: &Run, new: &Run, config: &Config) -> Comparison {
             threshold,
             old: p.old.map(|b| b.summary),
             new: p.new.map(|b| b.summary),
-            advisory: false,
-            note: None,
+            advisory: None,
+            notes: Vec::new(),
             rounds: None,
             rerun: false,
             mde: None,
@@ -257,17 +301,7 @@ pub fn compare(old: &Run, new: &Run, config: &Config) -> Comparison {
             (_, None) => row.verdict = Verdict::Missing,
             (Some(o), Some(n)) => {
                 let configured = config.is_advisory(p.id, p.metric);
-                let unstable_note = (p.metric == Metric::WallTime && unstable.is_some())
-                    .then_some("advisory: the machine was not stable during the runs");
-                let quick_note = (p.metric == Metric::WallTime && quick)
-                    .then_some("advisory: measured in quick mode");
-                let advisory_note = advisory_note.or(unstable_note).or(quick_note);
-                row.advisory = advisory_note.is_some() || configured;
-                row.note = match (advisory_note, configured) {
-                    (Some(note), _) => Some(note.to_string()),
-                    (None, true) => Some(CONFIGURED_ADVISORY_NOTE.to_string()),
-                    (None, false) => None,
-                };
+                row.advisory = run_advisory.or(configured.then_some(Advisory::Configured));
                 match p.metric {
                     Metric::Instructions => {
                         let change = count_change(&o.samples, &n.samples, &mut scratch.a);
@@ -300,13 +334,8 @@ pub fn compare(old: &Run, new: &Run, config: &Config) -> Comparison {
                             // drift out of the new side before the analysis.
                             let factor = (-drift).exp();
                             let adjusted: Vec<f64> = n.samples.iter().map(|x| x * factor).collect();
-                            let note = format!(
-                                "relative to the controls (machine drift {:+.1}%)",
-                                drift.exp_m1() * 100.0
-                            );
-                            row.note = Some(match row.note.take() {
-                                Some(existing) => format!("{existing}; {note}"),
-                                None => note,
+                            row.notes.push(RowNote::RelativeToControls {
+                                drift: drift.exp_m1(),
                             });
                             analyse_wall(&o.samples, &adjusted, interval_alpha, &mut scratch)
                         };
@@ -357,13 +386,9 @@ pub fn compare(old: &Run, new: &Run, config: &Config) -> Comparison {
         };
         if analysis.interval.is_none() {
             let (n_old, n_new) = (row.old.map_or(0, |s| s.n), row.new.map_or(0, |s| s.n));
-            let few = format!(
-                "too few samples for a confidence interval at this suite's level ({n_old} old, \
-                 {n_new} new): decided on the estimate alone, never regressed"
-            );
-            row.note = Some(match row.note.take() {
-                Some(note) => format!("{note}; {few}"),
-                None => few,
+            row.notes.push(RowNote::TooFewSamples {
+                old: n_old,
+                new: n_new,
             });
         }
     }
@@ -422,29 +447,15 @@ fn pair<'a>(old: &'a Run, new: &'a Run) -> Vec<Pair<'a>> {
     out
 }
 
-/// What differs between the two runs' machines, when both record one and a field known on both
-/// sides (CPU model, cores, OS) differs.
-fn machine_mismatch(old: &RunMeta, new: &RunMeta) -> Option<String> {
-    let (Some(a), Some(b)) = (&old.machine, &new.machine) else {
-        return None;
-    };
-    let mut diffs = Vec::new();
-    if let (Some(x), Some(y)) = (&a.cpu_model, &b.cpu_model)
-        && x != y
-    {
-        diffs.push(format!("CPU {x} vs {y}"));
+/// Why the wall times of `old` and `new` cannot be judged against each other, if they cannot:
+/// they must come from the same host and boot, or neither run records a machine (imported
+/// criterion output, which is judged as the user asks).
+fn wall_time_not_judged(old: &RunMeta, new: &RunMeta) -> Option<HostDifference> {
+    match (&old.machine, &new.machine) {
+        (None, None) => None,
+        (Some(a), Some(b)) => a.wall_time_difference(b),
+        _ => Some(HostDifference::Unknown),
     }
-    if let (Some(x), Some(y)) = (a.cores, b.cores)
-        && x != y
-    {
-        diffs.push(format!("{x} vs {y} cores"));
-    }
-    if let (Some(x), Some(y)) = (&a.os, &b.os)
-        && x != y
-    {
-        diffs.push(format!("OS {x} vs {y}"));
-    }
-    (!diffs.is_empty()).then(|| diffs.join(", "))
 }
 
 /// Reusable buffers for a whole comparison.

@@ -421,6 +421,28 @@ pub fn bench_args() -> Vec<String> {
     vec!["--bench".to_owned(), "--save-summary=json".to_owned()]
 }
 
+/// The arguments that make an iai-callgrind bench executable list its benchmarks instead of
+/// running them: the runner's `--list` (iai-callgrind-runner 0.16.1, `src/runner/args.rs`
+/// line 628), answered before any valgrind run (`src/runner/mod.rs` lines 276 and 315).
+pub fn list_args() -> Vec<String> {
+    vec!["--bench".to_owned(), "--list".to_owned()]
+}
+
+/// The benchmark id ([`read_summaries`]) of one entry of the runner's `--list` output.
+///
+/// The runner prints `<module path>::<case>: benchmark` (`src/runner/format.rs` line 1289),
+/// or `<module path>: benchmark` without a case, where the module path is
+/// `<bench target>::<group>::<function>`: three parts, so a fourth is the case, which becomes
+/// `/<case>` as in the summaries.
+pub fn id_of_list_entry(entry: &str) -> String {
+    let parts: Vec<&str> = entry.split("::").collect();
+    if parts.len() > 3 {
+        format!("{}/{}", parts[..3].join("::"), parts[3..].join("::"))
+    } else {
+        entry.to_owned()
+    }
+}
+
 /// `IAI_CALLGRIND_*` variables of the current environment that would change what the runner
 /// measures or where it reads and writes (baselines, filters, tools, limits, ...); the harness
 /// removes them from the bench's environment. Colour, logging and the ones

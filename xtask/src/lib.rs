@@ -2,8 +2,8 @@
 //!
 //! The harness reads as a pipeline, one module per stage:
 //! discover → build and run ([`measure`], [`run`]) → read ([`criterion`], [`iai`],
-//! [`callgrind`]) → record ([`store`]) → decide ([`decide`], on [`stats`]) → report
-//! ([`report`]) → exit code. The commands ([`cmd`]) assemble the stages; `compare` adds the
+//! [`callgrind`]) → record ([`store`], with [`meta`] and [`machine`]) → decide ([`decide`], on
+//! [`stats`]) → report ([`report`]) → exit code. The commands ([`cmd`]) assemble the stages; `compare` adds the
 //! checkouts ([`worktree`]), the choice of what a change can affect ([`changes`]), interleaved
 //! rounds and their results file ([`paired`]) and sharding ([`shard`]).
 
@@ -16,6 +16,7 @@ pub mod criterion;
 pub mod decide;
 pub mod discover;
 pub mod iai;
+pub mod machine;
 pub mod measure;
 pub mod meta;
 pub mod model;

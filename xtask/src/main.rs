@@ -34,7 +34,10 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct RunArgs {
-    /// Only benchmarks whose id matches this regular expression.
+    /// Only benchmarks whose id matches this regular expression (criterion ids such as
+    /// `cache/get/zipf-1.0`, iai-callgrind ids such as `iai_cache::cache::hit/one`).
+    /// iai-callgrind runs whole bench targets: a target runs when the regex matches one of the
+    /// ids it lists, and only the matching ids are recorded.
     #[arg(long, value_name = "REGEX")]
     filter: Option<String>,
     /// A smoke run: short measurements; still exercises every stage. Wall-time verdicts are

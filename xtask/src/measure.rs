@@ -133,9 +133,14 @@ pub struct Listed<'a> {
 }
 
 impl Side {
-    /// Builds `targets` of the workspace at `root` (one cargo invocation).
-    pub fn build(root: &Path, targets: &Targets) -> anyhow::Result<Side> {
-        let built = run::build(root, &targets.targets, &targets.build_env())?;
+    /// Builds `targets` of the workspace at `root` (one cargo invocation), into `target_dir`
+    /// instead of the workspace's own target folder when given.
+    pub fn build(
+        root: &Path,
+        targets: &Targets,
+        target_dir: Option<&Path>,
+    ) -> anyhow::Result<Side> {
+        let built = run::build(root, &targets.targets, &targets.build_env(), target_dir)?;
         Ok(Side {
             built,
             runner: targets.runner.clone(),
@@ -202,24 +207,59 @@ impl Side {
         )
     }
 
-    /// Runs one iai-callgrind executable under valgrind, writing under `home`.
-    pub fn run_iai(&self, built: &Built, home: &Path, bar: &ProgressBar) -> anyhow::Result<()> {
+    /// The iai-callgrind executables that hold a benchmark `filter` selects (all of them
+    /// without a filter), in order.
+    ///
+    /// iai-callgrind 0.16.1 cannot run only some benchmarks of an executable: its runner's
+    /// only filter (the `BENCHNAME` argument or `IAI_CALLGRIND_FILTER`,
+    /// `src/runner/args.rs` line 559) is a substring test (line 939) on the bench *target*
+    /// name (`src/runner/mod.rs` line 255, `src/runner/meta.rs` line 92), never on a
+    /// benchmark's id. So the choice is per executable: each one lists its benchmarks
+    /// (`--list`, which needs no valgrind), and it runs when the filter matches at least one
+    /// of their ids (`bench_target::group::function/case`, as [`iai::read_summaries`] names
+    /// them). The other benchmarks of a chosen executable run too, and are dropped from the
+    /// results by [`read`].
+    pub fn iai_selected(&self, filter: Option<&Regex>, home: &Path) -> anyhow::Result<Vec<&Built>> {
+        let Some(filter) = filter else {
+            return Ok(self.iai().collect());
+        };
+        let mut selected = Vec::new();
+        for built in self.iai() {
+            let entries = run::list_iai(&self.iai_invocation(built, home, iai::list_args())?)?;
+            if entries
+                .iter()
+                .any(|entry| filter.is_match(&iai::id_of_list_entry(entry)))
+            {
+                selected.push(built);
+            }
+        }
+        Ok(selected)
+    }
+
+    fn iai_invocation<'a>(
+        &self,
+        built: &'a Built,
+        home: &Path,
+        args: Vec<String>,
+    ) -> anyhow::Result<Invocation<'a>> {
         let runner = self
             .runner
             .as_deref()
             .context("iai-callgrind benchmarks need valgrind and the runner")?;
         let mut env = self.env.clone();
         env.extend(iai::bench_command_env(runner, home));
-        run::execute(
-            &Invocation {
-                built,
-                args: iai::bench_args().into_iter().map(Into::into).collect(),
-                env,
-                env_remove: iai::interfering_env_vars(),
-                progress_mark: None,
-            },
-            bar,
-        )
+        Ok(Invocation {
+            built,
+            args: args.into_iter().map(Into::into).collect(),
+            env,
+            env_remove: iai::interfering_env_vars(),
+            progress_mark: None,
+        })
+    }
+
+    /// Runs one iai-callgrind executable under valgrind, writing under `home`.
+    pub fn run_iai(&self, built: &Built, home: &Path, bar: &ProgressBar) -> anyhow::Result<()> {
+        run::execute(&self.iai_invocation(built, home, iai::bench_args())?, bar)
     }
 }
 
@@ -256,6 +296,78 @@ pub fn compile_filter(filter: Option<&str>) -> anyhow::Result<Option<Regex>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An iai-callgrind "executable" that lists `entries` and fails on anything but `--list`.
+    #[cfg(unix)]
+    fn fake_iai(dir: &Path, name: &str, entries: &[&str]) -> Built {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join(name);
+        let mut body = String::from("#!/bin/sh\ncase \"$*\" in *--list*) ;; *) exit 3 ;; esac\n");
+        for entry in entries {
+            body.push_str(&format!("echo '{entry}: benchmark'\n"));
+        }
+        body.push_str("echo; echo '0 tests, 2 benchmarks'\n");
+        std::fs::write(&path, body).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Built {
+            target: BenchTarget {
+                package: "benches".to_string(),
+                name: name.to_string(),
+                harness: Harness::IaiCallgrind,
+                src_path: path.clone(),
+                package_dir: dir.to_path_buf(),
+            },
+            executable: path,
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_filter_chooses_iai_executables_by_the_ids_they_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let side = Side {
+            built: vec![
+                fake_iai(
+                    dir.path(),
+                    "iai_cache",
+                    &["iai_cache::cache::hit::one", "iai_cache::cache::miss"],
+                ),
+                fake_iai(
+                    dir.path(),
+                    "iai_batching",
+                    &["iai_batching::batch::send::x100"],
+                ),
+            ],
+            runner: Some(dir.path().join("iai-callgrind-runner")),
+            env: Vec::new(),
+        };
+        let names = |filter: Option<&str>| -> Vec<String> {
+            let filter = compile_filter(filter).unwrap();
+            side.iai_selected(filter.as_ref(), dir.path())
+                .unwrap()
+                .iter()
+                .map(|b| b.target.name.clone())
+                .collect()
+        };
+        assert_eq!(names(None), ["iai_cache", "iai_batching"]);
+        // Criterion ids start with the group, iai ids with the bench target.
+        assert!(names(Some("^cache/")).is_empty());
+        assert_eq!(names(Some("^iai_cache::")), ["iai_cache"]);
+        assert_eq!(names(Some("hit/one$")), ["iai_cache"]);
+        assert_eq!(names(Some("::miss$")), ["iai_cache"]);
+        assert_eq!(names(Some("send/x100")), ["iai_batching"]);
+        assert_eq!(names(Some("i")), ["iai_cache", "iai_batching"]);
+    }
+
+    #[test]
+    fn list_entries_become_summary_ids() {
+        for (entry, id) in [
+            ("iai_cache::cache::hit::one", "iai_cache::cache::hit/one"),
+            ("iai_cache::cache::miss", "iai_cache::cache::miss"),
+        ] {
+            assert_eq!(iai::id_of_list_entry(entry), id);
+        }
+    }
 
     #[test]
     fn settings_become_criterion_arguments() {

@@ -1,4 +1,5 @@
-//! What a run records about itself: git state, toolchain, `Cargo.lock`, machine, time.
+//! What a run records about itself: git state, toolchain, `Cargo.lock`, machine (see
+//! [`crate::machine`]), time.
 
 use std::path::Path;
 use std::process::Command;
@@ -21,7 +22,7 @@ pub fn collect(root: &Path) -> RunMeta {
         cargo_lock_hash: std::fs::read(root.join("Cargo.lock"))
             .ok()
             .map(|bytes| hex(&Sha256::digest(&bytes))),
-        machine: Some(machine()),
+        machine: Some(Machine::detect()),
         source: None,
         filter: None,
         quick: false,
@@ -58,57 +59,6 @@ fn rustc_version() -> Option<String> {
         .status
         .success()
         .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
-}
-
-/// The machine, as far as Linux tells it; on other systems only the core count and OS.
-pub fn machine() -> Machine {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let cpu_model = cpuinfo
-        .lines()
-        .find(|line| line.starts_with("model name"))
-        .and_then(|line| line.split_once(':'))
-        .map(|(_, model)| model.split_whitespace().collect::<Vec<_>>().join(" "));
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .ok()
-        .map(|release| release.trim().to_string());
-    let os = match kernel {
-        Some(kernel) => format!("{} {kernel}", std::env::consts::OS),
-        None => std::env::consts::OS.to_string(),
-    };
-    Machine {
-        cpu_model,
-        cores: std::thread::available_parallelism()
-            .ok()
-            .and_then(|n| u32::try_from(n.get()).ok()),
-        os: Some(os),
-        governor: std::fs::read_to_string("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor")
-            .ok()
-            .map(|governor| governor.trim().to_string()),
-    }
-}
-
-/// A file-name-safe name for the class of machine whose wall times compare with each other:
-/// CPU model, core count and OS family (not the kernel release, which changes with updates).
-pub fn machine_class(machine: &Machine) -> String {
-    let cpu = machine.cpu_model.as_deref().unwrap_or("unknown-cpu");
-    let cores = machine
-        .cores
-        .map_or("unknown".to_string(), |n| n.to_string());
-    let os = machine
-        .os
-        .as_deref()
-        .and_then(|os| os.split_whitespace().next())
-        .unwrap_or("unknown-os");
-    let raw = format!("{cpu}-{cores}cores-{os}");
-    let mut slug = String::with_capacity(raw.len());
-    for ch in raw.chars() {
-        if ch.is_ascii_alphanumeric() {
-            slug.push(ch.to_ascii_lowercase());
-        } else if !slug.ends_with('-') {
-            slug.push('-');
-        }
-    }
-    slug.trim_matches('-').to_string()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -151,23 +101,5 @@ mod tests {
         ] {
             assert_eq!(rfc3339(UNIX_EPOCH + Duration::from_secs(secs)), expected);
         }
-    }
-
-    #[test]
-    fn machine_class_is_a_safe_slug() {
-        let machine = Machine {
-            cpu_model: Some("Intel(R) Xeon(R) CPU @ 2.20GHz".to_string()),
-            cores: Some(2),
-            os: Some("linux 6.1.0-18-amd64".to_string()),
-            governor: None,
-        };
-        assert_eq!(
-            machine_class(&machine),
-            "intel-r-xeon-r-cpu-2-20ghz-2cores-linux"
-        );
-        assert_eq!(
-            machine_class(&Machine::default()),
-            "unknown-cpu-unknowncores-unknown-os"
-        );
     }
 }

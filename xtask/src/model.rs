@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::machine::Machine;
+
 /// The version written into every run file; readers refuse versions they do not know.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -52,15 +54,6 @@ pub struct Acceptance {
     pub reason: String,
     /// RFC 3339, UTC.
     pub time: String,
-}
-
-/// The machine a run was measured on; wall times only compare within one machine class.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Machine {
-    pub cpu_model: Option<String>,
-    pub cores: Option<u32>,
-    pub os: Option<String>,
-    pub governor: Option<String>,
 }
 
 /// What a benchmark measures.

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::callgrind::FunctionDiff;
 use crate::config::{Config, DEFAULT_ALPHA};
-use crate::decide::{Comparison, GateSummary, Mode, Row, Verdict};
+use crate::decide::{Advisory, Comparison, GateSummary, Mode, Row, RowNote, Verdict};
 use crate::model::{Machine, Metric, Summary};
 use crate::shard::Shard;
 use crate::stats;
@@ -370,10 +370,7 @@ pub fn decide(results: &GateResults, config: &Config) -> Comparison {
         row.rerun = confirmed;
         row.mde = minimum_detectable_effect(data, wall.threshold, level);
         if estimate.is_none() {
-            row.note = Some(format!(
-                "only {} rounds: fewer than {MIN_ROUNDS} cannot be judged",
-                data.len()
-            ));
+            row.notes.push(RowNote::TooFewRounds { rounds: data.len() });
         }
         rows.push(row);
     }
@@ -407,8 +404,7 @@ pub fn decide(results: &GateResults, config: &Config) -> Comparison {
         row.new = Some(Summary::of(&[count.head]));
         row.functions = count.functions.clone();
         if config.is_advisory(&count.id, Metric::Instructions) {
-            row.advisory = true;
-            row.note = Some(crate::decide::CONFIGURED_ADVISORY_NOTE.to_string());
+            row.advisory = Some(Advisory::Configured);
         }
         rows.push(row);
     }

@@ -16,7 +16,8 @@ use std::path::Path;
 use anyhow::Context as _;
 use serde::Serialize;
 
-use crate::decide::{Comparison, Mode, Row, Verdict};
+use crate::decide::{Advisory, Comparison, Mode, Row, RowNote, Verdict};
+use crate::machine::HostDifference;
 use crate::model::{Metric, Run, Summary};
 
 /// The order rows are listed in: what needs attention first.
@@ -50,13 +51,17 @@ pub fn color_enabled_from(no_color: Option<&OsStr>, stdout_is_terminal: bool) ->
 }
 
 /// The terminal report: a table (most urgent rows first), a summary line ending in `PASS` or
-/// `FAIL`, then the notes. ANSI colours only when `color`.
+/// `FAIL`, then the notes. Wall-time rows that were not judged are left out of the table and
+/// said once, in the first note. ANSI colours only when `color`.
 pub fn terminal(cmp: &Comparison, color: bool) -> String {
     const HEADER: [&str; 6] = ["benchmark", "metric", "old", "new", "change", "verdict"];
     // Right-aligned columns: the numbers.
     const RIGHT: [bool; 6] = [false, false, true, true, false, false];
 
-    let rows = ordered(cmp);
+    let rows: Vec<&Row> = ordered(cmp)
+        .into_iter()
+        .filter(|row| !not_judged(row))
+        .collect();
     let cells: Vec<[String; 6]> = rows
         .iter()
         .map(|row| {
@@ -127,17 +132,17 @@ pub fn terminal(cmp: &Comparison, color: bool) -> String {
     };
     let _ = writeln!(out, "{status}: {}", counts_text(cmp));
     gate_terminal(cmp, &mut out);
-    for note in &cmp.notes {
-        let _ = writeln!(out, "note: {}", visible(note));
+    for note in run_notes(cmp) {
+        let _ = writeln!(out, "note: {}", visible(&note));
     }
     for row in sorted(cmp) {
-        if let Some(note) = &row.note {
+        if let Some(note) = row_note_text(row) {
             let _ = writeln!(
                 out,
                 "note: {} ({}): {}",
                 visible(&row.id),
                 metric_short(row.metric),
-                visible(note)
+                visible(&note)
             );
         }
     }
@@ -152,7 +157,7 @@ fn style(row: &Row) -> Option<String> {
         Verdict::Inconclusive => Some("33"),
         _ => None,
     };
-    match (row.advisory, colour) {
+    match (row.advisory.is_some(), colour) {
         (true, Some(c)) => Some(format!("2;{c}")),
         (true, None) => Some("2".to_owned()),
         (false, Some(c)) => Some(c.to_owned()),
@@ -175,8 +180,13 @@ pub fn markdown(cmp: &Comparison) -> String {
     }
     let _ = writeln!(out, "{}.\n", upper_first(&counts_text(cmp)));
     gate_markdown_header(cmp, &mut out);
+    if let Some(line) = not_judged_line(cmp) {
+        let _ = writeln!(out, "{}.\n", upper_first(&escape_markdown(&line)));
+    }
 
     let rows = ordered(cmp);
+    let (set_aside, rows): (Vec<&Row>, Vec<&Row>) =
+        rows.into_iter().partition(|row| not_judged(row));
     let (unchanged, changed): (Vec<&Row>, Vec<&Row>) = rows
         .iter()
         .partition(|row| row.verdict == Verdict::Unchanged);
@@ -193,21 +203,32 @@ pub fn markdown(cmp: &Comparison) -> String {
         markdown_table(&mut out, &unchanged);
         out.push_str("\n</details>\n\n");
     }
+    if !set_aside.is_empty() {
+        let _ = writeln!(
+            out,
+            "<details>\n<summary>{} wall-time rows not judged</summary>\n",
+            set_aside.len()
+        );
+        markdown_table(&mut out, &set_aside);
+        out.push_str("\n</details>\n\n");
+    }
 
     gate_markdown(cmp, &mut out);
-    let row_notes: Vec<&Row> = sorted(cmp).filter(|row| row.note.is_some()).collect();
+    let row_notes: Vec<(&Row, String)> = sorted(cmp)
+        .filter_map(|row| row_note_text(row).map(|note| (row, note)))
+        .collect();
     if !cmp.notes.is_empty() || !row_notes.is_empty() {
         out.push_str("### Notes\n\n");
         for note in &cmp.notes {
             let _ = writeln!(out, "- {}", escape_markdown(note));
         }
-        for row in row_notes {
+        for (row, note) in row_notes {
             let _ = writeln!(
                 out,
                 "- {} ({}): {}",
                 escape_markdown(&row.id),
                 metric_short(row.metric),
-                escape_markdown(row.note.as_deref().unwrap_or_default())
+                escape_markdown(&note)
             );
         }
         out.push('\n');
@@ -276,7 +297,7 @@ struct JsonReport<'a> {
     verdict: &'static str,
     mode: Mode,
     counts: Counts,
-    notes: &'a [String],
+    notes: Vec<String>,
     benchmarks: Vec<JsonRow<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     base: Option<&'a crate::worktree::Revision>,
@@ -295,6 +316,8 @@ struct Counts {
     missing: usize,
     unchanged: usize,
     advisory: usize,
+    /// Wall-time rows not judged (another host or boot); also counted as advisory.
+    not_judged: usize,
 }
 
 #[derive(Serialize)]
@@ -309,7 +332,10 @@ struct JsonRow<'a> {
     old: Option<Summary>,
     new: Option<Summary>,
     advisory: bool,
-    note: Option<&'a str>,
+    /// Why the row is advisory, as a snake_case tag ([`Advisory::tag`]).
+    advisory_reason: Option<&'static str>,
+    /// The advisory reason and the row's notes in words, for people.
+    note: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     rounds: Option<usize>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -335,13 +361,14 @@ pub fn json(cmp: &Comparison) -> String {
             Verdict::Missing => &mut counts.missing,
             Verdict::Unchanged => &mut counts.unchanged,
         } += 1;
-        counts.advisory += usize::from(row.advisory);
+        counts.advisory += usize::from(row.advisory.is_some());
+        counts.not_judged += usize::from(not_judged(row));
     }
     let report = JsonReport {
         verdict: if cmp.failed() { "fail" } else { "pass" },
         mode: cmp.mode,
         counts,
-        notes: &cmp.notes,
+        notes: run_notes(cmp),
         benchmarks: sorted(cmp)
             .map(|row| JsonRow {
                 id: &row.id,
@@ -353,8 +380,9 @@ pub fn json(cmp: &Comparison) -> String {
                 threshold: row.threshold,
                 old: row.old,
                 new: row.new,
-                advisory: row.advisory,
-                note: row.note.as_deref(),
+                advisory: row.advisory.is_some(),
+                advisory_reason: row.advisory.as_ref().map(Advisory::tag),
+                note: full_note_text(row),
                 rounds: row.rounds,
                 rerun: row.rerun,
                 minimum_detectable_effect: row.mde,
@@ -509,9 +537,9 @@ pub fn junit(cmp: &Comparison) -> String {
             let _ = writeln!(out, "    <skipped message=\"missing from the new run\"/>");
         }
         let mut system_out = summary;
-        if let Some(note) = &row.note {
+        if let Some(note) = full_note_text(row) {
             system_out.push_str("\nnote: ");
-            system_out.push_str(note);
+            system_out.push_str(&note);
         }
         let _ = writeln!(
             out,
@@ -549,7 +577,7 @@ pub fn escape_xml(text: &str) -> String {
 }
 
 fn fails(row: &Row) -> bool {
-    row.verdict == Verdict::Regressed && !row.advisory
+    row.verdict == Verdict::Regressed && row.advisory.is_none()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -572,16 +600,21 @@ fn ordered(cmp: &Comparison) -> Vec<&Row> {
     rows
 }
 
-/// `"2 regressed (1 advisory), 1 improved, 3 unchanged"`: the non-zero counts in report order.
+/// `"2 regressed (1 advisory), 1 improved, 3 unchanged"`: the non-zero counts in report order,
+/// then the wall-time rows not judged (`"…, 87 not judged"`), which count under no verdict.
 fn counts_text(cmp: &Comparison) -> String {
-    let parts: Vec<String> = VERDICT_ORDER
+    let mut parts: Vec<String> = VERDICT_ORDER
         .iter()
         .filter_map(|&verdict| {
-            let of: Vec<&Row> = cmp.rows.iter().filter(|r| r.verdict == verdict).collect();
+            let of: Vec<&Row> = cmp
+                .rows
+                .iter()
+                .filter(|r| r.verdict == verdict && !not_judged(r))
+                .collect();
             if of.is_empty() {
                 return None;
             }
-            let advisory = of.iter().filter(|r| r.advisory).count();
+            let advisory = of.iter().filter(|r| r.advisory.is_some()).count();
             let mut part = format!("{} {}", of.len(), verdict_name(verdict));
             if advisory > 0 {
                 let _ = write!(part, " ({advisory} advisory)");
@@ -589,6 +622,10 @@ fn counts_text(cmp: &Comparison) -> String {
             Some(part)
         })
         .collect();
+    let n_not_judged = cmp.rows.iter().filter(|r| not_judged(r)).count();
+    if n_not_judged > 0 {
+        parts.push(format!("{n_not_judged} not judged"));
+    }
     if parts.is_empty() {
         "no benchmarks compared".to_owned()
     } else {
@@ -617,11 +654,124 @@ fn verdict_name(verdict: Verdict) -> &'static str {
 
 fn verdict_cell(row: &Row) -> String {
     let name = verdict_name(row.verdict);
-    if row.advisory {
+    if not_judged(row) {
+        "not judged".to_owned()
+    } else if row.advisory.is_some() {
         format!("{name} (advisory)")
     } else {
         name.to_owned()
     }
+}
+
+/// Whether a row is a wall time that was not judged (another host or boot): reports fold
+/// these away and say why once.
+fn not_judged(row: &Row) -> bool {
+    matches!(row.advisory, Some(Advisory::WallTimeNotJudged(_)))
+}
+
+/// The one line that says wall time was not judged and why, when it was not:
+/// `wall time not judged (87 rows): the baseline was measured on another host; instruction
+/// counts gated`.
+fn not_judged_line(cmp: &Comparison) -> Option<String> {
+    let mut of = cmp.rows.iter().filter_map(|row| match row.advisory {
+        Some(Advisory::WallTimeNotJudged(difference)) => Some(difference),
+        _ => None,
+    });
+    let difference = of.next()?;
+    let n_rows = 1 + of.count();
+    let counts = cmp
+        .rows
+        .iter()
+        .filter(|row| row.metric == Metric::Instructions && row.old.is_some() && row.new.is_some());
+    let (mut n_counts, mut n_gated) = (0, 0);
+    for row in counts {
+        n_counts += 1;
+        n_gated += usize::from(row.advisory.is_none());
+    }
+    let counts = match (n_counts, n_gated) {
+        (0, _) => "no instruction counts to gate",
+        (_, 0) => "instruction counts not gated either",
+        _ => "instruction counts gated",
+    };
+    Some(format!(
+        "wall time not judged ({n_rows} {}): {}; {counts}",
+        if n_rows == 1 { "row" } else { "rows" },
+        host_difference_text(difference)
+    ))
+}
+
+fn host_difference_text(difference: HostDifference) -> &'static str {
+    match difference {
+        HostDifference::OtherHost => "the baseline was measured on another host",
+        HostDifference::OtherBoot => "the baseline was measured before the last reboot",
+        HostDifference::Unknown => "the runs do not both record their host and boot",
+    }
+}
+
+/// The run-level lines of a report: why wall time was not judged (if so), then the
+/// comparison's notes.
+fn run_notes(cmp: &Comparison) -> Vec<String> {
+    not_judged_line(cmp)
+        .into_iter()
+        .chain(cmp.notes.iter().cloned())
+        .collect()
+}
+
+fn advisory_text(advisory: &Advisory) -> String {
+    match advisory {
+        Advisory::Configured => "advisory by bench.toml: reported, not gated".to_owned(),
+        Advisory::WallTimeNotJudged(difference) => {
+            format!(
+                "wall time not judged: {}",
+                host_difference_text(*difference)
+            )
+        }
+        Advisory::Toolchain { old, new } => format!(
+            "instructions counted with another toolchain (old {old}, new {new}): advisory, not gated"
+        ),
+        Advisory::Unstable => "advisory: the machine was not stable during the runs".to_owned(),
+        Advisory::Quick => "advisory: measured in quick mode".to_owned(),
+    }
+}
+
+fn row_note_item_text(note: &RowNote) -> String {
+    match *note {
+        RowNote::RelativeToControls { drift } => format!(
+            "relative to the controls (machine drift {})",
+            format_percent(drift)
+        ),
+        RowNote::TooFewSamples { old, new } => format!(
+            "too few samples for a confidence interval at this suite's level ({old} old, {new} \
+             new): decided on the estimate alone, never regressed"
+        ),
+        RowNote::TooFewRounds { rounds } => format!(
+            "only {rounds} rounds: at least {} are needed to judge it",
+            crate::paired::MIN_ROUNDS
+        ),
+    }
+}
+
+/// What the terminal and Markdown say about one row: what is particular to it. Advisory
+/// reasons that hold for the whole run (another host, toolchain, an unstable machine, quick
+/// mode) are said once among the run's notes, not on every row.
+fn row_note_text(row: &Row) -> Option<String> {
+    let own = matches!(row.advisory, Some(Advisory::Configured))
+        .then(|| advisory_text(&Advisory::Configured));
+    join_notes(own, row)
+}
+
+/// Everything about one row in words (the JSON report's `note`, JUnit): the advisory reason
+/// and the notes, joined by `; `.
+fn full_note_text(row: &Row) -> Option<String> {
+    join_notes(row.advisory.as_ref().map(advisory_text), row)
+}
+
+fn join_notes(first: Option<String>, row: &Row) -> Option<String> {
+    let parts: Vec<String> = first
+        .into_iter()
+        .chain(row.notes.iter().map(row_note_item_text))
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 fn metric_short(metric: Metric) -> &'static str {
@@ -959,8 +1109,8 @@ mod tests {
             },
             old: old.map(summary),
             new: new.map(summary),
-            advisory: false,
-            note: None,
+            advisory: None,
+            notes: Vec::new(),
             rounds: None,
             rerun: false,
             mde: None,
@@ -977,16 +1127,14 @@ mod tests {
             Some(3_050_000.0),
             Some(3_600_000.0),
         );
-        advisory.advisory = true;
-        advisory.note = Some("wall time from another machine".to_owned());
-        let mut missing = row(
+        advisory.advisory = Some(Advisory::Configured);
+        let missing = row(
             "cache/evict/old_name",
             Metric::WallTime,
             Verdict::Missing,
             Some(1_200_000_000.0),
             None,
         );
-        missing.note = Some("only in the old run (renamed or deleted?)".to_owned());
         let mut improved = row(
             "codec::decode::zstd level_3",
             Metric::Instructions,
@@ -995,14 +1143,18 @@ mod tests {
             Some(1_100_000.0),
         );
         improved.interval = None;
+        let mut regressed = row(
+            "cache/get/ours",
+            Metric::WallTime,
+            Verdict::Regressed,
+            Some(812.0),
+            Some(912.0),
+        );
+        regressed
+            .notes
+            .push(RowNote::RelativeToControls { drift: 0.031 });
         let rows = vec![
-            row(
-                "cache/get/ours",
-                Metric::WallTime,
-                Verdict::Regressed,
-                Some(812.0),
-                Some(912.0),
-            ),
+            regressed,
             advisory,
             row(
                 "cache/insert/ours",
@@ -1160,7 +1312,12 @@ mod tests {
         );
         assert!(text.contains("FAIL: 2 regressed (1 advisory), 1 inconclusive"));
         assert!(text.contains("\nnote: Baseline: baselines/x86_64-linux.json.\n"));
-        assert!(text.contains("\nnote: cache/get/moka (time): wall time from another machine\n"));
+        assert!(text.contains(
+            "\nnote: cache/get/moka (time): advisory by bench.toml: reported, not gated\n"
+        ));
+        assert!(text.contains(
+            "\nnote: cache/get/ours (time): relative to the controls (machine drift +3.1%)\n"
+        ));
     }
 
     #[test]
@@ -1269,6 +1426,7 @@ mod tests {
             "old",
             "new",
             "advisory",
+            "advisory_reason",
             "note",
         ] {
             assert!(first.get(field).is_some(), "missing field {field}");
@@ -1293,6 +1451,12 @@ mod tests {
         let interval = regressed["interval"].as_array().unwrap();
         assert_eq!(interval.len(), 2);
         assert!(interval[0].as_f64().unwrap() < change && change < interval[1].as_f64().unwrap());
+        assert_eq!(benchmarks[1]["advisory_reason"], "configured");
+        assert!(regressed["advisory_reason"].is_null());
+        assert_eq!(
+            regressed["note"],
+            "relative to the controls (machine drift +3.1%)"
+        );
         let missing = &benchmarks[0];
         assert!(missing["change"].is_null() && missing["interval"].is_null());
         assert!(missing["new"].is_null() && missing["old"]["median"].is_number());
@@ -1301,12 +1465,85 @@ mod tests {
         let mut only_advisory = cmp.clone();
         only_advisory
             .rows
-            .retain(|r| r.verdict != Verdict::Regressed || r.advisory);
+            .retain(|r| r.verdict != Verdict::Regressed || r.advisory.is_some());
         let value: serde_json::Value = serde_json::from_str(&json(&only_advisory)).unwrap();
         assert_eq!(value["verdict"], "pass");
         assert!(markdown(&only_advisory).starts_with("## ✅ Benchmarks: pass\n"));
         assert!(terminal(&only_advisory, false).contains("\nPASS: 1 regressed (1 advisory)"));
         assert!(junit(&only_advisory).contains("failures=\"0\""));
+    }
+
+    /// Wall times from another host: one line says so, the rows leave the table and the
+    /// summary, and their numbers stay in the JSON and a folded Markdown section.
+    #[test]
+    fn wall_time_not_judged_is_said_once() {
+        let mut rows = Vec::new();
+        for i in 0..40 {
+            let mut r = row(
+                &format!("g/{i:02}"),
+                Metric::WallTime,
+                Verdict::Regressed,
+                Some(100.0),
+                Some(200.0),
+            );
+            r.advisory = Some(Advisory::WallTimeNotJudged(HostDifference::OtherHost));
+            rows.push(r);
+        }
+        rows.push(row(
+            "g/00",
+            Metric::Instructions,
+            Verdict::Unchanged,
+            Some(1000.0),
+            Some(1000.0),
+        ));
+        let cmp = Comparison {
+            mode: Mode::OneRunPerSide,
+            rows,
+            notes: vec![],
+            gate: None,
+        };
+        let line = "wall time not judged (40 rows): the baseline was measured on another host; \
+                    instruction counts gated";
+        let text = terminal(&cmp, false);
+        assert!(
+            text.starts_with("benchmark  metric    old    new  change                verdict\n"),
+            "{text}"
+        );
+        assert_eq!(
+            text.lines().filter(|l| l.starts_with("g/")).count(),
+            1,
+            "{text}"
+        );
+        assert!(
+            text.contains("\nPASS: 1 unchanged, 40 not judged\n"),
+            "{text}"
+        );
+        assert!(!text.contains("advisory"), "{text}");
+        assert_eq!(text.matches("not judged (").count(), 1, "{text}");
+        assert!(text.contains(&format!("\nnote: {line}\n")), "{text}");
+
+        let md = markdown(&cmp);
+        assert!(md.contains("1 unchanged, 40 not judged.\n"), "{md}");
+        assert!(
+            md.contains("<summary>40 wall-time rows not judged</summary>"),
+            "{md}"
+        );
+        assert_eq!(md.matches("| not judged |").count(), 40, "{md}");
+        assert!(!md.contains("advisory"), "{md}");
+        assert!(!md.contains("### Notes"), "{md}");
+
+        let value: serde_json::Value = serde_json::from_str(&json(&cmp)).unwrap();
+        assert_eq!(value["verdict"], "pass");
+        assert_eq!(value["counts"]["not_judged"], 40);
+        assert_eq!(value["notes"][0], line);
+        let first = &value["benchmarks"][0];
+        assert_eq!(first["advisory_reason"], "wall_time_not_judged");
+        assert_eq!(
+            first["note"],
+            "wall time not judged: the baseline was measured on another host"
+        );
+        assert!(first["change"].as_f64().unwrap() > 0.9, "numbers kept");
+        assert!(junit(&cmp).contains("failures=\"0\""));
     }
 
     #[test]

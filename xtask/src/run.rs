@@ -32,75 +32,118 @@ pub struct Built {
     pub executable: PathBuf,
 }
 
-/// Builds `targets` in release mode (the `bench` profile) with one `cargo bench --no-run` per
-/// package, and finds their executables from cargo's JSON messages.
+/// Builds `targets` of the workspace at `root` in release mode (the `bench` profile) with one
+/// `cargo bench --no-run` for all of them, and finds their executables from cargo's JSON
+/// messages, matched by package id and target name (two packages may both have a bench target
+/// named `cache`).
 ///
 /// `env` is set for the build: iai-callgrind benches compile in the path of their runner
 /// (`IAI_CALLGRIND_RUNNER`), so it must be set when they are built, not only when they run.
+/// `target_dir` replaces the workspace's target folder (`--target-dir`), so that two checkouts
+/// of one workspace can share compiled dependencies.
 pub fn build(
     root: &Path,
     targets: &[BenchTarget],
     env: &[(OsString, OsString)],
+    target_dir: Option<&Path>,
 ) -> anyhow::Result<Vec<Built>> {
-    let mut built = Vec::new();
+    if targets.is_empty() {
+        return Ok(Vec::new());
+    }
+    let manifest = root.join("Cargo.toml");
+    // Package names are unique within a workspace; cargo's messages name packages by id.
+    let metadata = cargo_metadata::MetadataCommand::new()
+        .manifest_path(&manifest)
+        .no_deps()
+        .exec()
+        .with_context(|| format!("`cargo metadata` failed for {}", manifest.display()))?;
     let mut packages: Vec<&str> = targets.iter().map(|t| t.package.as_str()).collect();
+    packages.sort_unstable();
     packages.dedup();
-    for package in packages {
-        let of_package: Vec<&BenchTarget> =
-            targets.iter().filter(|t| t.package == package).collect();
-        let mut command = Command::new(cargo());
-        command
-            .current_dir(root)
-            .args([
-                "bench",
-                "--no-run",
-                "--message-format=json-render-diagnostics",
-            ])
-            .args(["--package", package])
-            .envs(env.iter().map(|(k, v)| (k, v)));
-        for target in &of_package {
-            command.args(["--bench", &target.name]);
+    let mut names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    eprintln!(
+        "building {} benchmark target{} of {} package{} (profile bench)...",
+        targets.len(),
+        if targets.len() == 1 { "" } else { "s" },
+        packages.len(),
+        if packages.len() == 1 { "" } else { "s" },
+    );
+    let mut command = Command::new(cargo());
+    command
+        .current_dir(root)
+        .args([
+            "bench",
+            "--no-run",
+            "--message-format=json-render-diagnostics",
+        ])
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .envs(env.iter().map(|(k, v)| (k, v)));
+    if let Some(target_dir) = target_dir {
+        command.arg("--target-dir").arg(target_dir);
+    }
+    // `--bench` applies to every selected package: a name that two packages share builds in
+    // both (harmless), and the wanted ones are picked out below by package and name.
+    for package in &packages {
+        command.args(["--package", package]);
+    }
+    for name in &names {
+        command.args(["--bench", name]);
+    }
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("cannot run cargo")?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut executables = Vec::new();
+    for message in Message::parse_stream(BufReader::new(stdout)) {
+        if let Message::CompilerArtifact(artifact) = message.context("reading cargo's output")?
+            && artifact.target.kind.contains(&TargetKind::Bench)
+            && let Some(executable) = artifact.executable
+        {
+            let package = metadata
+                .packages
+                .iter()
+                .find(|p| p.id == artifact.package_id)
+                .map(|p| p.name.to_string());
+            executables.push((
+                package,
+                artifact.target.name.clone(),
+                executable.into_std_path_buf(),
+            ));
         }
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .context("cannot run cargo")?;
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let mut executables = Vec::new();
-        for message in Message::parse_stream(BufReader::new(stdout)) {
-            if let Message::CompilerArtifact(artifact) =
-                message.context("reading cargo's output")?
-                && artifact.target.kind.contains(&TargetKind::Bench)
-                && let Some(executable) = artifact.executable
-            {
-                executables.push((artifact.target.name.clone(), executable.into_std_path_buf()));
-            }
-        }
-        let status = child.wait().context("waiting for cargo")?;
-        if !status.success() {
-            bail!(
-                "building the benchmarks of package {package} failed; see the compiler output above"
-            );
-        }
-        for target in of_package {
+    }
+    let status = child.wait().context("waiting for cargo")?;
+    if !status.success() {
+        bail!(
+            "building the benchmarks of {} failed; see the compiler output above",
+            packages.join(", ")
+        );
+    }
+    targets
+        .iter()
+        .map(|target| {
             let executable = executables
                 .iter()
-                .find(|(name, _)| *name == target.name)
-                .map(|(_, path)| path.clone())
+                .find(|(package, name, _)| {
+                    package.as_deref() == Some(target.package.as_str()) && *name == target.name
+                })
+                .map(|(_, _, path)| path.clone())
                 .with_context(|| {
                     format!(
                         "cargo built no executable for bench {}/{}",
                         target.package, target.name
                     )
                 })?;
-            built.push(Built {
+            Ok(Built {
                 target: target.clone(),
                 executable,
-            });
-        }
-    }
-    Ok(built)
+            })
+        })
+        .collect()
 }
 
 fn cargo() -> OsString {
@@ -115,6 +158,39 @@ pub fn list_criterion(built: &Built, filter: Option<&str>) -> anyhow::Result<Vec
         .args(["--bench", "--list"]);
     if let Some(filter) = filter {
         command.arg(filter);
+    }
+    let output = command
+        .output()
+        .with_context(|| format!("cannot run {}", built.executable.display()))?;
+    if !output.status.success() {
+        bail!(
+            "benchmark {}/{} failed to list its benchmarks ({}): {}",
+            built.target.package,
+            built.target.name,
+            output.status,
+            last_line(&String::from_utf8_lossy(&output.stderr))
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| line.strip_suffix(": benchmark"))
+        .map(str::to_string)
+        .collect())
+}
+
+/// The entries an iai-callgrind executable lists (`--list`, answered by its runner without
+/// valgrind), as the runner prints them: `<module path>[::<case>]`, in its order.
+pub fn list_iai(invocation: &Invocation<'_>) -> anyhow::Result<Vec<String>> {
+    let built = invocation.built;
+    let mut command = Command::new(&built.executable);
+    command
+        .current_dir(&built.target.package_dir)
+        .args(&invocation.args)
+        .env("CARGO_PKG_NAME", &built.target.package)
+        .envs(invocation.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null());
+    for name in &invocation.env_remove {
+        command.env_remove(name);
     }
     let output = command
         .output()
@@ -243,7 +319,9 @@ pub fn execute(invocation: &Invocation<'_>, bar: &ProgressBar) -> anyhow::Result
 pub fn panic_message<'a>(mut lines: impl Iterator<Item = &'a String>) -> Option<String> {
     while let Some(line) = lines.next() {
         if let Some(at) = line.find("panicked at ") {
-            let location = line[at + "panicked at ".len()..].trim_end_matches(':').trim();
+            let location = line[at + "panicked at ".len()..]
+                .trim_end_matches(':')
+                .trim();
             let message = lines.next().map(|m| m.trim()).unwrap_or("");
             return Some(if message.is_empty() {
                 format!("panicked at {location}")
@@ -354,6 +432,65 @@ mod tests {
         bar.set_length(2);
         execute(&invocation(&built), &bar).unwrap();
         assert_eq!(bar.position(), 2);
+    }
+
+    /// Two packages with a bench target of the same name, built in one invocation into a
+    /// given target folder: each target gets its own package's executable.
+    #[test]
+    fn one_build_keeps_same_named_targets_of_two_packages_apart() {
+        let workspace = tempfile::tempdir().unwrap();
+        let root = workspace.path();
+        std::fs::write(
+            root.join("Cargo.toml"),
+            "[workspace]\nmembers = [\"a\", \"b\"]\nresolver = \"2\"\n",
+        )
+        .unwrap();
+        for (package, benches) in [("a", &["same"][..]), ("b", &["same", "other"][..])] {
+            let dir = root.join(package);
+            std::fs::create_dir_all(dir.join("benches")).unwrap();
+            std::fs::create_dir_all(dir.join("src")).unwrap();
+            std::fs::write(dir.join("src/lib.rs"), "").unwrap();
+            let mut manifest = format!(
+                "[package]\nname = \"{package}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n"
+            );
+            for bench in benches {
+                manifest.push_str(&format!("[[bench]]\nname = \"{bench}\"\nharness = false\n"));
+                std::fs::write(
+                    dir.join(format!("benches/{bench}.rs")),
+                    format!("fn main() {{ println!(\"{package}/{bench}\"); }}\n"),
+                )
+                .unwrap();
+            }
+            std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();
+        }
+        let target = |package: &str, name: &str| BenchTarget {
+            package: package.to_string(),
+            name: name.to_string(),
+            harness: Harness::Criterion,
+            src_path: root.join(package).join(format!("benches/{name}.rs")),
+            package_dir: root.join(package),
+        };
+        let targets = [
+            target("a", "same"),
+            target("b", "other"),
+            target("b", "same"),
+        ];
+        let shared = tempfile::tempdir().unwrap();
+        let built = build(root, &targets, &[], Some(shared.path())).unwrap();
+        assert_eq!(built.len(), 3);
+        for (built, target) in built.iter().zip(&targets) {
+            assert_eq!(&built.target, target);
+            assert!(built.executable.starts_with(shared.path()), "{built:?}");
+            let output = Command::new(&built.executable).output().unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&output.stdout).trim(),
+                format!("{}/{}", target.package, target.name)
+            );
+        }
+        assert!(
+            !root.join("target").exists(),
+            "the given target folder is used"
+        );
     }
 
     #[test]

@@ -271,3 +271,51 @@ fn accept_without_a_run_exits_2_with_the_fix() {
         stderr(&output)
     );
 }
+
+/// `cargo xtask bench diff OLD NEW | head`: standard output is a pipe whose reader is gone
+/// before anything is written. The exit code must still be the comparison's (0 or 1), not a
+/// panic's 101.
+#[test]
+fn diff_into_a_closed_pipe_keeps_its_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new, same) = (
+        dir.path().join("old"),
+        dir.path().join("new"),
+        dir.path().join("same"),
+    );
+    criterion_tree(&old, "new", 1, 0.0);
+    criterion_tree(&new, "new", 100, 0.5);
+    criterion_tree(&same, "new", 50, 0.0);
+    let json = dir.path().join("report.json");
+    for (other, expected) in [(&new, 1), (&same, 0)] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        // Closed at once: nothing will ever be read, as when `head` has exited.
+        drop(reader);
+        let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args([
+                "bench",
+                "diff",
+                path(&old),
+                path(other),
+                "--json",
+                path(&json),
+            ])
+            .env("XTASK_WORKSPACE", dir.path())
+            .env("NO_COLOR", "1")
+            .env_remove("GITHUB_STEP_SUMMARY")
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let message = stderr(&output);
+        assert_eq!(output.status.code(), Some(expected), "{message}");
+        assert!(!message.contains("panicked"), "{message}");
+        // The report files are still written.
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        assert_eq!(
+            report["verdict"],
+            if expected == 1 { "fail" } else { "pass" }
+        );
+    }
+}

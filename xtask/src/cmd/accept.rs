@@ -47,7 +47,7 @@ pub fn accept(root: &Path, reason: &str, run_file: Option<&Path>) -> anyhow::Res
         reason: reason.trim().to_string(),
         time: meta::rfc3339(std::time::SystemTime::now()),
     });
-    let class = meta::machine_class(&run.meta.machine.clone().unwrap_or_default());
+    let class = run.meta.machine.clone().unwrap_or_default().class();
     let baseline_file = baseline_path(root, &class);
     store::write_run(&baseline_file, &run)?;
     Ok(baseline_file)

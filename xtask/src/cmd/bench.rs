@@ -28,7 +28,7 @@ pub fn bench(root: &Path, options: &BenchOptions) -> anyhow::Result<bool> {
     let filter = measure::compile_filter(options.filter.as_deref())?;
 
     let targets = Targets::discover(&metadata, &target_dir)?;
-    let mut side = Side::build(root, &targets)?;
+    let mut side = Side::build(root, &targets, None)?;
     side.env = config.env.clone();
     let work = workdir::work_dir(&target_dir);
     let criterion_home = work.join("criterion");
@@ -37,7 +37,7 @@ pub fn bench(root: &Path, options: &BenchOptions) -> anyhow::Result<bool> {
         workdir::fresh_dir(dir)?;
     }
     let listed = side.list(filter.as_ref())?;
-    let iai: Vec<_> = side.iai().collect();
+    let iai = side.iai_selected(filter.as_ref(), &iai_home)?;
     let total = listed.iter().map(|l| l.ids.len() as u64).sum::<u64>() + iai.len() as u64;
     let settings = if options.quick {
         CriterionSettings::smoke()
@@ -72,7 +72,7 @@ pub fn bench(root: &Path, options: &BenchOptions) -> anyhow::Result<bool> {
     store::write_run(&latest_run_path(&target_dir), &run)?;
 
     let machine = run.meta.machine.clone().unwrap_or_default();
-    let class = meta::machine_class(&machine);
+    let class = machine.class();
     let baseline_file = baseline_path(root, &class);
     if !baseline_file.exists() {
         if options.filter.is_some() || options.quick {

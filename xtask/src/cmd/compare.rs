@@ -193,9 +193,11 @@ pub fn compare(root: &Path, options: &CompareOptions) -> anyhow::Result<bool> {
         });
     }
     let per_invocation = settings.warm_up_time + settings.measurement_time + 0.5;
+    let listing_home = dir.join("out").join("list");
     let mut iai_targets: Vec<String> = base_side
-        .iai()
-        .chain(head_side.iai())
+        .iai_selected(filter.as_ref(), &listing_home)?
+        .into_iter()
+        .chain(head_side.iai_selected(filter.as_ref(), &listing_home)?)
         .map(|b| b.target.name.clone())
         .collect::<BTreeSet<_>>()
         .into_iter()
@@ -203,7 +205,12 @@ pub fn compare(root: &Path, options: &CompareOptions) -> anyhow::Result<bool> {
     if let Some(shard) = options.shard {
         let costs: Vec<(String, f64)> = wall_plan
             .iter()
-            .map(|id| (format!("wall:{id}"), 2.0 * per_invocation * settings.rounds as f64))
+            .map(|id| {
+                (
+                    format!("wall:{id}"),
+                    2.0 * per_invocation * settings.rounds as f64,
+                )
+            })
             .chain(iai_targets.iter().map(|t| (format!("iai:{t}"), 60.0)))
             .collect();
         let items: Vec<(&str, f64)> = costs.iter().map(|(k, c)| (k.as_str(), *c)).collect();
@@ -266,7 +273,13 @@ pub fn compare(root: &Path, options: &CompareOptions) -> anyhow::Result<bool> {
             homes.insert(side_name, home);
         }
         bar.finish_and_clear();
-        instructions = read_counts(&homes[&SideName::Base], &homes[&SideName::Head], filter.as_ref(), &config, &mut one_sided)?;
+        instructions = read_counts(
+            &homes[&SideName::Base],
+            &homes[&SideName::Head],
+            filter.as_ref(),
+            &config,
+            &mut one_sided,
+        )?;
     }
 
     // 4. Wall time in rounds.
@@ -289,9 +302,7 @@ pub fn compare(root: &Path, options: &CompareOptions) -> anyhow::Result<bool> {
         warm_up_time: Some(settings.warm_up_time),
         measurement_time: Some(settings.measurement_time),
         sample_size: None,
-        extra: ["--nresamples", "1000"]
-            .map(String::from)
-            .to_vec(),
+        extra: ["--nresamples", "1000"].map(String::from).to_vec(),
     };
     let sides = Sides {
         base: &base_side,
@@ -361,8 +372,8 @@ pub fn compare(root: &Path, options: &CompareOptions) -> anyhow::Result<bool> {
             .map(|w| w.id.clone())
             .collect();
         if !undecided.is_empty() {
-            let per_benchmark_round = measure_started.elapsed().as_secs_f64()
-                / (wall_plan.len() * rounds).max(1) as f64;
+            let per_benchmark_round =
+                measure_started.elapsed().as_secs_f64() / (wall_plan.len() * rounds).max(1) as f64;
             let left = settings.time_budget - started.elapsed().as_secs_f64();
             let fit = (left / (per_benchmark_round * undecided.len() as f64)).floor() as usize;
             let rerun_rounds = fit.min(settings.rerun_rounds);
@@ -472,11 +483,17 @@ fn build_side(
     let root = checkout.join(prefix);
     let metadata = discover::metadata(&root)?;
     let targets = Targets::discover(&metadata, target_dir)?;
-    eprintln!("compare: building {name} ({} benchmark targets)", targets.targets.len());
-    let mut env = targets.build_env();
-    env.push(("CARGO_TARGET_DIR".into(), build_target.into()));
-    let built = run::build(&root, &targets.targets, &env)
-        .with_context(|| format!("building the {name} side failed"))?;
+    eprintln!(
+        "compare: building {name} ({} benchmark targets)",
+        targets.targets.len()
+    );
+    let built = run::build(
+        &root,
+        &targets.targets,
+        &targets.build_env(),
+        Some(build_target),
+    )
+    .with_context(|| format!("building the {name} side failed"))?;
     let bin = dir.join("bin").join(name.to_string());
     workdir::fresh_dir(&bin)?;
     let mut copied = Vec::new();
@@ -626,7 +643,10 @@ fn read_counts(
         let moved = (count - base_count).abs() >= config.instructions_min_delta
             && (count / base_count.max(1.0) - 1.0).abs() > threshold;
         let functions = if moved {
-            match (callgrind::read_benchmark(base_dir), callgrind::read_benchmark(dir)) {
+            match (
+                callgrind::read_benchmark(base_dir),
+                callgrind::read_benchmark(dir),
+            ) {
                 (Ok(old), Ok(new)) => Some(callgrind::diff(&old, &new, TOP_FUNCTIONS)),
                 (Err(error), _) | (_, Err(error)) => {
                     eprintln!("note: cannot explain {id}: {error:#}");

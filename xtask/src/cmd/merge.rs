@@ -60,7 +60,9 @@ pub fn merge_results(files: &[PathBuf]) -> anyhow::Result<GateResults> {
         }
         seen.push(shard.shard);
         merged.wall.extend(shard.wall.iter().cloned());
-        merged.instructions.extend(shard.instructions.iter().cloned());
+        merged
+            .instructions
+            .extend(shard.instructions.iter().cloned());
         merged.one_sided.extend(shard.one_sided.iter().cloned());
         merged.skipped.extend(shard.skipped.iter().cloned());
         merged.failures.extend(shard.failures.iter().cloned());
