@@ -268,16 +268,25 @@ pub fn execute(invocation: &Invocation<'_>, bar: &ProgressBar) -> anyhow::Result
         .spawn()
         .with_context(|| format!("cannot run {}", invocation.built.executable.display()))?;
     let tail = Arc::new(Mutex::new(VecDeque::with_capacity(TAIL_LINES)));
+    // The first panic's lines, whatever follows them (a backtrace pushes them out of the tail).
+    let panic = Arc::new(Mutex::new(Vec::new()));
     let stdout = child.stdout.take().expect("stdout is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
     let readers = [
         spawn_reader(
             Box::new(stdout),
             Arc::clone(&tail),
+            Arc::clone(&panic),
             invocation.progress_mark.map(str::to_string),
             bar.clone(),
         ),
-        spawn_reader(Box::new(stderr), Arc::clone(&tail), None, bar.clone()),
+        spawn_reader(
+            Box::new(stderr),
+            Arc::clone(&tail),
+            Arc::clone(&panic),
+            None,
+            bar.clone(),
+        ),
     ];
     let status = loop {
         if let Some(status) = child.try_wait().context("waiting for a benchmark")? {
@@ -303,7 +312,7 @@ pub fn execute(invocation: &Invocation<'_>, bar: &ProgressBar) -> anyhow::Result
                 eprintln!("{line}");
             }
         });
-        let panic = panic_message(tail.lock().expect("no reader panics").iter());
+        let panic = panic_message(panic.lock().expect("no reader panics").iter());
         bail!(
             "benchmark {}/{} failed ({status}){}; fix it or leave it out with --filter",
             target.package,
@@ -336,6 +345,7 @@ pub fn panic_message<'a>(mut lines: impl Iterator<Item = &'a String>) -> Option<
 fn spawn_reader(
     stream: Box<dyn std::io::Read + Send>,
     tail: Arc<Mutex<VecDeque<String>>>,
+    panic: Arc<Mutex<Vec<String>>>,
     progress_mark: Option<String>,
     bar: ProgressBar,
 ) -> std::thread::JoinHandle<()> {
@@ -347,6 +357,12 @@ fn spawn_reader(
                 .is_some_and(|mark| line.contains(mark))
             {
                 bar.inc(1);
+            }
+            {
+                let mut panic = panic.lock().expect("no reader panics");
+                if (panic.is_empty() && line.contains("panicked at ")) || panic.len() == 1 {
+                    panic.push(line.clone());
+                }
             }
             let mut tail = tail.lock().expect("no reader panics");
             if tail.len() == TAIL_LINES {

@@ -498,7 +498,8 @@ fn a_shallow_clone_without_the_base_exits_2_asking_for_more_history() {
 }
 
 /// A head whose criterion benchmark panics, compared with `env` for the harness: the panic
-/// message is reported, the instruction count is still compared, the exit code is the rest's.
+/// message is reported, the instruction count is still compared, and the gate fails (exit 1):
+/// the head broke a benchmark that runs on the base.
 fn check_panic_on_head(env: &[(&str, &str)]) {
     let _harness = harness_lock();
     let repo = Repo::new();
@@ -535,8 +536,8 @@ fn check_panic_on_head(env: &[(&str, &str)]) {
     );
     assert_eq!(
         outcome.code,
-        Some(0),
-        "nothing regressed, so the exit code should be 0\n{}",
+        Some(1),
+        "a benchmark that fails on the head fails the gate\n{}",
         outcome.output()
     );
 }
