@@ -153,7 +153,7 @@ impl Side {
     pub fn list(&self, filter: Option<&Regex>) -> anyhow::Result<Vec<Listed<'_>>> {
         let mut listed = Vec::new();
         for built in self.criterion() {
-            let mut ids = run::list_criterion(built, None)?;
+            let mut ids = run::list_criterion(built, &self.env)?;
             if let Some(filter) = filter {
                 ids.retain(|id| filter.is_match(id));
             }

@@ -150,15 +150,17 @@ fn cargo() -> OsString {
     std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
 }
 
-/// The ids a criterion executable would run with this filter (`--list`).
-pub fn list_criterion(built: &Built, filter: Option<&str>) -> anyhow::Result<Vec<String>> {
+/// The ids a criterion executable holds (`--list`), listed with the environment it runs with
+/// (a benchmark may read its inputs from a path given there).
+pub fn list_criterion(
+    built: &Built,
+    env: &[(OsString, OsString)],
+) -> anyhow::Result<Vec<String>> {
     let mut command = Command::new(&built.executable);
     command
         .current_dir(&built.target.package_dir)
-        .args(["--bench", "--list"]);
-    if let Some(filter) = filter {
-        command.arg(filter);
-    }
+        .args(["--bench", "--list"])
+        .envs(env.iter().map(|(k, v)| (k, v)));
     let output = command
         .output()
         .with_context(|| format!("cannot run {}", built.executable.display()))?;
@@ -516,6 +518,6 @@ mod tests {
             dir.path(),
             "echo 'g/a: benchmark'; echo 'g/b c: benchmark'; echo",
         );
-        assert_eq!(list_criterion(&built, None).unwrap(), ["g/a", "g/b c"]);
+        assert_eq!(list_criterion(&built, &[]).unwrap(), ["g/a", "g/b c"]);
     }
 }

@@ -528,7 +528,7 @@ fn list_ids(
         if built.target.harness != Harness::Criterion {
             continue;
         }
-        match run::list_criterion(built, None) {
+        match run::list_criterion(built, &side.env) {
             Ok(listed) => {
                 for id in listed {
                     if filter.is_none_or(|f| f.is_match(&id)) {
