@@ -253,11 +253,30 @@ pub fn minimum_detectable_effect(d: &[f64], threshold: f64, level: f64) -> Optio
     if n < 2 || 0.5f64.powi(n as i32) > level {
         return None;
     }
-    let centre = stats::median(d);
-    let deviations: Vec<f64> = d.iter().map(|x| (x - centre).abs()).collect();
-    let sigma = 1.4826 * stats::median(&deviations);
+    let sigma = robust_sigma(d);
     let z = stats::normal_quantile(1.0 - level) + stats::normal_quantile(0.8);
     Some((threshold.ln_1p() + z * sigma / (0.955 * n as f64).sqrt()).exp_m1())
+}
+
+/// The smallest slowdown whose first-pass estimate would pass the threshold (and so earn
+/// confirmation rounds) with 80 % probability: the threshold plus `z(0.8) · σ / √(0.955 n)` on
+/// the log scale, σ as in [`minimum_detectable_effect`]. `None` for fewer than
+/// [`MIN_ROUNDS`] rounds.
+pub fn screening_detectable_effect(d: &[f64], threshold: f64) -> Option<f64> {
+    if d.len() < MIN_ROUNDS {
+        return None;
+    }
+    let sigma = robust_sigma(d);
+    let z = stats::normal_quantile(0.8);
+    Some((threshold.ln_1p() + z * sigma / (0.955 * d.len() as f64).sqrt()).exp_m1())
+}
+
+/// 1.4826 · the median absolute deviation: the standard deviation for normal noise, robust to
+/// a few disturbed rounds.
+fn robust_sigma(d: &[f64]) -> f64 {
+    let centre = stats::median(d);
+    let deviations: Vec<f64> = d.iter().map(|x| (x - centre).abs()).collect();
+    1.4826 * stats::median(&deviations)
 }
 
 /// The decision over a whole gate (one results file, or the merge of shards).
@@ -368,7 +387,13 @@ pub fn decide(results: &GateResults, config: &Config) -> Comparison {
         row.new = summary(|r| r.head);
         row.rounds = Some(data.len());
         row.rerun = confirmed;
-        row.mde = minimum_detectable_effect(data, wall.threshold, level);
+        // A first pass only screens: a change whose estimate passes the threshold gets
+        // confirmation rounds, so what it could detect is what the screening would pass.
+        row.mde = if confirmed {
+            minimum_detectable_effect(data, wall.threshold, level)
+        } else {
+            screening_detectable_effect(data, wall.threshold)
+        };
         if estimate.is_none() {
             row.notes.push(RowNote::TooFewRounds { rounds: data.len() });
         }
@@ -559,6 +584,14 @@ mod tests {
         let expected = (1.1f64.ln() + 3.4174 * 0.014826 / (9.55f64).sqrt()).exp_m1();
         assert!((mde - expected).abs() < 1e-4, "{mde} vs {expected}");
         assert_eq!(minimum_detectable_effect(&flat[..6], 0.10, 0.005), None);
+        // Screening: z(0.8) only.
+        let screening = screening_detectable_effect(&flat, 0.10).unwrap();
+        let expected = (1.1f64.ln() + 0.8416 * 0.014826 / (9.55f64).sqrt()).exp_m1();
+        assert!(
+            (screening - expected).abs() < 1e-4,
+            "{screening} vs {expected}"
+        );
+        assert_eq!(screening_detectable_effect(&flat[..4], 0.10), None);
     }
 
     #[test]

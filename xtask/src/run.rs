@@ -152,10 +152,7 @@ fn cargo() -> OsString {
 
 /// The ids a criterion executable holds (`--list`), listed with the environment it runs with
 /// (a benchmark may read its inputs from a path given there).
-pub fn list_criterion(
-    built: &Built,
-    env: &[(OsString, OsString)],
-) -> anyhow::Result<Vec<String>> {
+pub fn list_criterion(built: &Built, env: &[(OsString, OsString)]) -> anyhow::Result<Vec<String>> {
     let mut command = Command::new(&built.executable);
     command
         .current_dir(&built.target.package_dir)
