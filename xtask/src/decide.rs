@@ -278,24 +278,10 @@ pub fn compare(old: &Run, new: &Run, config: &Config) -> Comparison {
                 .or_else(|| quick.then_some(Advisory::Quick)),
             Metric::Instructions => instructions_advisory.clone(),
         };
-        let unit = p.new.or(p.old).map(|b| b.unit.clone()).unwrap_or_default();
-        let mut row = Row {
-            id: p.id.to_string(),
-            metric: p.metric,
-            unit,
-            verdict: Verdict::Unchanged,
-            change: None,
-            interval: None,
-            threshold,
-            old: p.old.map(|b| b.summary),
-            new: p.new.map(|b| b.summary),
-            advisory: None,
-            notes: Vec::new(),
-            rounds: None,
-            rerun: false,
-            mde: None,
-            functions: None,
-        };
+        let unit = p.new.or(p.old).map(|b| b.unit.as_str()).unwrap_or_default();
+        let mut row = Row::new(p.id, p.metric, unit, threshold);
+        row.old = p.old.map(|b| b.summary);
+        row.new = p.new.map(|b| b.summary);
         match (p.old, p.new) {
             (None, _) => row.verdict = Verdict::New,
             (_, None) => row.verdict = Verdict::Missing,
@@ -304,22 +290,15 @@ pub fn compare(old: &Run, new: &Run, config: &Config) -> Comparison {
                 row.advisory = run_advisory.or(configured.then_some(Advisory::Configured));
                 match p.metric {
                     Metric::Instructions => {
-                        let change = count_change(&o.samples, &n.samples, &mut scratch.a);
+                        let (old_count, new_count) = (
+                            median_of(&o.samples, &mut scratch.a),
+                            median_of(&n.samples, &mut scratch.a),
+                        );
+                        let (change, verdict) =
+                            count_verdict(old_count, new_count, threshold, config);
                         row.change = Some(change);
                         row.interval = Some((change, change));
-                        // A tiny benchmark cannot resolve a few instructions of code-layout
-                        // shift: a 197-instruction hit moved by one (0.5 %) when an unrelated
-                        // crate was linked into its binary.
-                        let delta = (o.summary.median - n.summary.median).abs();
-                        row.verdict = if delta < config.instructions_min_delta {
-                            Verdict::Unchanged
-                        } else if change > threshold {
-                            Verdict::Regressed
-                        } else if change < -threshold {
-                            Verdict::Improved
-                        } else {
-                            Verdict::Unchanged
-                        };
+                        row.verdict = verdict;
                     }
                     Metric::WallTime => {
                         let drift = if config.is_control(p.id, p.metric) {
@@ -466,29 +445,43 @@ struct Scratch {
     shift: stats::ShiftScratch,
 }
 
-/// `median(new) / median(old) − 1` for exact counts; an old count of 0 counts as 1 (and 0 → 0
-/// is no change).
-fn count_change(old: &[f64], new: &[f64], buf: &mut Vec<f64>) -> f64 {
-    let mut median = |xs: &[f64]| {
-        buf.clear();
-        buf.extend_from_slice(xs);
-        let n = buf.len();
-        let hi = *buf.select_nth_unstable_by(n / 2, f64::total_cmp).1;
-        if n % 2 == 1 {
-            hi
-        } else {
-            let lo = buf[..n / 2]
-                .iter()
-                .copied()
-                .fold(f64::NEG_INFINITY, f64::max);
-            lo + (hi - lo) / 2.0
-        }
-    };
-    let (o, n) = (median(old), median(new));
-    if o == 0.0 {
-        if n == 0.0 { 0.0 } else { n - 1.0 }
+/// The rule for exact counts, shared by every comparison: the change is `new / old − 1` (an old
+/// count of 0 counts as 1, and 0 → 0 is no change); `Regressed`/`Improved` as soon as it passes
+/// the threshold, unless fewer than `instructions_min_delta` instructions moved: a tiny
+/// benchmark cannot resolve a few instructions of code-layout shift (a 197-instruction hit
+/// moved by one, 0.5 %, when an unrelated crate was linked into its binary).
+pub fn count_verdict(old: f64, new: f64, threshold: f64, config: &Config) -> (f64, Verdict) {
+    let change = if old == 0.0 {
+        if new == 0.0 { 0.0 } else { new - 1.0 }
     } else {
-        finite(n / o - 1.0)
+        finite(new / old - 1.0)
+    };
+    let verdict = if (old - new).abs() < config.instructions_min_delta {
+        Verdict::Unchanged
+    } else if change > threshold {
+        Verdict::Regressed
+    } else if change < -threshold {
+        Verdict::Improved
+    } else {
+        Verdict::Unchanged
+    };
+    (change, verdict)
+}
+
+/// The median of `xs`, selected in `buf`.
+fn median_of(xs: &[f64], buf: &mut Vec<f64>) -> f64 {
+    buf.clear();
+    buf.extend_from_slice(xs);
+    let n = buf.len();
+    let hi = *buf.select_nth_unstable_by(n / 2, f64::total_cmp).1;
+    if n % 2 == 1 {
+        hi
+    } else {
+        let lo = buf[..n / 2]
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max);
+        lo + (hi - lo) / 2.0
     }
 }
 

@@ -117,13 +117,22 @@ enum MetricValue {
 ///
 /// The sample is the instruction count of the newest run (one value, `Summary::of` it).
 pub fn read_summaries(dir: &Path) -> Result<Vec<Benchmark>> {
-    let files = find_summaries(dir)?;
-    if files.is_empty() {
+    let mut benchmarks: Vec<Benchmark> = benchmark_dirs(dir)?.into_iter().map(|(b, _)| b).collect();
+    if benchmarks.is_empty() {
         bail!(
             "{} contains no iai-callgrind summary.json; run the benchmarks with --save-summary=json",
             dir.display()
         );
     }
+    benchmarks.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(benchmarks)
+}
+
+/// Each benchmark under an iai-callgrind home (as [`read_summaries`] reads it) with its folder,
+/// where its `summary.json` and callgrind files are; none when there are no summaries. An id
+/// found twice is refused with both files named.
+pub fn benchmark_dirs(dir: &Path) -> Result<Vec<(Benchmark, PathBuf)>> {
+    let files = find_summaries(dir)?;
     let mut benchmarks = Vec::with_capacity(files.len());
     let mut seen: HashMap<String, &Path> = HashMap::new();
     for file in &files {
@@ -136,26 +145,13 @@ pub fn read_summaries(dir: &Path) -> Result<Vec<Benchmark>> {
                 file.display()
             );
         }
-        benchmarks.push(benchmark);
+        let folder = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        benchmarks.push((benchmark, folder));
     }
-    benchmarks.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(benchmarks)
 }
 
 /// Every `summary.json` at or under `dir`, sorted. Symlinks are not followed below `dir`.
-/// Each benchmark's id and its folder (where its `summary.json` and callgrind files are) under
-/// an iai-callgrind home.
-pub fn benchmark_dirs(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
-    let mut dirs = Vec::new();
-    for file in find_summaries(dir)? {
-        let benchmark = read_summary(&file)?;
-        if let Some(parent) = file.parent() {
-            dirs.push((benchmark.id, parent.to_path_buf()));
-        }
-    }
-    Ok(dirs)
-}
-
 fn find_summaries(dir: &Path) -> Result<Vec<PathBuf>> {
     let folders = crate::walk::select_dirs(
         dir,

@@ -24,7 +24,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::callgrind::FunctionDiff;
 use crate::config::{Config, DEFAULT_ALPHA};
-use crate::decide::{Advisory, Comparison, GateSummary, Mode, Row, RowNote, Verdict};
+use crate::decide::{
+    Advisory, Comparison, GateSummary, Mode, Row, RowNote, Verdict, count_verdict,
+};
 use crate::model::{Machine, Metric, Summary};
 use crate::shard::Shard;
 use crate::stats;
@@ -239,7 +241,7 @@ pub fn analyse(d: &[f64], threshold: f64) -> Option<Analysis> {
 
 /// Whether a first-pass estimate asks for confirmation rounds: beyond the threshold either way.
 pub fn needs_rerun(d: &[f64], threshold: f64) -> bool {
-    analyse(d, threshold).is_some_and(|a| a.estimate.exp_m1().abs() > threshold)
+    !d.is_empty() && stats::hodges_lehmann(d).exp_m1().abs() > threshold
 }
 
 /// The smallest slowdown this many rounds with this noise would detect (relative, e.g. 0.18),
@@ -404,25 +406,8 @@ pub fn decide(results: &GateResults, config: &Config) -> Comparison {
     for count in &results.instructions {
         let threshold = config.threshold(&count.id, Metric::Instructions);
         let mut row = Row::new(&count.id, Metric::Instructions, "instructions", threshold);
-        let change = if count.base == 0.0 {
-            if count.head == 0.0 {
-                0.0
-            } else {
-                count.head - 1.0
-            }
-        } else {
-            count.head / count.base - 1.0
-        };
-        let delta = (count.head - count.base).abs();
-        row.verdict = if delta < config.instructions_min_delta {
-            Verdict::Unchanged
-        } else if change > threshold {
-            Verdict::Regressed
-        } else if change < -threshold {
-            Verdict::Improved
-        } else {
-            Verdict::Unchanged
-        };
+        let (change, verdict) = count_verdict(count.base, count.head, threshold, config);
+        row.verdict = verdict;
         row.change = Some(change);
         row.interval = Some((change, change));
         row.old = Some(Summary::of(&[count.base]));

@@ -1092,30 +1092,17 @@ mod tests {
             (Some(o), Some(n)) => Some(n / o - 1.0),
             _ => None,
         };
-        Row {
-            id: id.to_owned(),
-            metric,
-            unit: match metric {
-                Metric::WallTime => "ns",
-                Metric::Instructions => "instructions",
-            }
-            .to_owned(),
-            verdict,
-            change,
-            interval: change.map(|c| (c - 0.02, c + 0.02)),
-            threshold: match metric {
-                Metric::WallTime => 0.05,
-                Metric::Instructions => 0.01,
-            },
-            old: old.map(summary),
-            new: new.map(summary),
-            advisory: None,
-            notes: Vec::new(),
-            rounds: None,
-            rerun: false,
-            mde: None,
-            functions: None,
-        }
+        let (unit, threshold) = match metric {
+            Metric::WallTime => ("ns", 0.05),
+            Metric::Instructions => ("instructions", 0.01),
+        };
+        let mut row = Row::new(id, metric, unit, threshold);
+        row.verdict = verdict;
+        row.change = change;
+        row.interval = change.map(|c| (c - 0.02, c + 0.02));
+        row.old = old.map(summary);
+        row.new = new.map(summary);
+        row
     }
 
     /// One row of each verdict, an advisory regression and notes.

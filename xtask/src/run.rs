@@ -158,23 +158,7 @@ pub fn list_criterion(built: &Built, env: &[(OsString, OsString)]) -> anyhow::Re
         .current_dir(&built.target.package_dir)
         .args(["--bench", "--list"])
         .envs(env.iter().map(|(k, v)| (k, v)));
-    let output = command
-        .output()
-        .with_context(|| format!("cannot run {}", built.executable.display()))?;
-    if !output.status.success() {
-        bail!(
-            "benchmark {}/{} failed to list its benchmarks ({}): {}",
-            built.target.package,
-            built.target.name,
-            output.status,
-            last_line(&String::from_utf8_lossy(&output.stderr))
-        );
-    }
-    Ok(String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| line.strip_suffix(": benchmark"))
-        .map(str::to_string)
-        .collect())
+    listed(built, command)
 }
 
 /// The entries an iai-callgrind executable lists (`--list`, answered by its runner without
@@ -191,6 +175,12 @@ pub fn list_iai(invocation: &Invocation<'_>) -> anyhow::Result<Vec<String>> {
     for name in &invocation.env_remove {
         command.env_remove(name);
     }
+    listed(built, command)
+}
+
+/// Runs a listing `command` of `built` and reads its `<id>: benchmark` lines (the format of
+/// both criterion's and iai-callgrind's `--list`).
+fn listed(built: &Built, mut command: Command) -> anyhow::Result<Vec<String>> {
     let output = command
         .output()
         .with_context(|| format!("cannot run {}", built.executable.display()))?;

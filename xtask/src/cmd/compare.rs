@@ -259,14 +259,8 @@ pub fn compare(root: &Path, options: &CompareOptions) -> anyhow::Result<bool> {
             workdir::fresh_dir(&home)?;
             for built in side.iai().filter(|b| iai_targets.contains(&b.target.name)) {
                 if let Err(error) = side.run_iai(built, &home, &bar) {
-                    if run::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
-                        return Err(error);
-                    }
-                    failures.push(Failure {
-                        side: side_name,
-                        what: format!("{}/{}", built.target.package, built.target.name),
-                        message: format!("{error:#}"),
-                    });
+                    let what = format!("{}/{}", built.target.package, built.target.name);
+                    record_failure(&mut failures, side_name, what, error)?;
                 }
                 bar.inc(1);
             }
@@ -315,31 +309,23 @@ pub fn compare(root: &Path, options: &CompareOptions) -> anyhow::Result<bool> {
     };
     let mut rounds = settings.rounds;
     let mut broken: BTreeSet<String> = BTreeSet::new();
+    let wall_started = Instant::now();
     if !wall_plan.is_empty() {
         let bar = run::progress_bar((2 * wall_plan.len() * rounds) as u64);
         let mut round = 0;
         while round < rounds {
             let round_started = Instant::now();
-            let mut order = wall_plan.clone();
-            order.retain(|id| !broken.contains(id));
-            rng.shuffle(&mut order);
-            for id in &order {
-                bar.set_message(format!("round {}/{rounds} {id}", round + 1));
-                match sides.round(id, rng.coin(), &bar) {
-                    Ok(pair) => wall.get_mut(id).expect("planned").rounds.push(pair),
-                    Err((side, error)) => {
-                        if run::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
-                            return Err(error);
-                        }
-                        failures.push(Failure {
-                            side,
-                            what: id.clone(),
-                            message: format!("{error:#}"),
-                        });
-                        broken.insert(id.clone());
-                    }
-                }
-            }
+            let label = format!("round {}/{rounds}", round + 1);
+            let measured = run_round(
+                &sides,
+                &wall_plan,
+                &label,
+                &mut rng,
+                &bar,
+                &mut broken,
+                &mut failures,
+                |id, pair| wall.get_mut(id).expect("planned").rounds.push(pair),
+            )?;
             round += 1;
             if round == 1 {
                 // Fit the rounds to the budget: what is left after the builds and this round,
@@ -356,7 +342,7 @@ pub fn compare(root: &Path, options: &CompareOptions) -> anyhow::Result<bool> {
                     );
                     rounds = fitted;
                 }
-                bar.set_length((2 * order.len() * rounds) as u64);
+                bar.set_length((2 * measured * rounds) as u64);
             }
         }
         bar.finish_and_clear();
@@ -373,7 +359,7 @@ pub fn compare(root: &Path, options: &CompareOptions) -> anyhow::Result<bool> {
             .collect();
         if !undecided.is_empty() {
             let per_benchmark_round =
-                measure_started.elapsed().as_secs_f64() / (wall_plan.len() * rounds).max(1) as f64;
+                wall_started.elapsed().as_secs_f64() / (wall_plan.len() * rounds).max(1) as f64;
             let left = settings.time_budget - started.elapsed().as_secs_f64();
             let fit = (left / (per_benchmark_round * undecided.len() as f64)).floor() as usize;
             let rerun_rounds = fit.min(settings.rerun_rounds);
@@ -384,26 +370,16 @@ pub fn compare(root: &Path, options: &CompareOptions) -> anyhow::Result<bool> {
                 );
                 let bar = run::progress_bar((2 * undecided.len() * rerun_rounds) as u64);
                 for round in 0..rerun_rounds {
-                    let mut order = undecided.clone();
-                    order.retain(|id| !broken.contains(id));
-                    rng.shuffle(&mut order);
-                    for id in &order {
-                        bar.set_message(format!("confirmation {}/{rerun_rounds} {id}", round + 1));
-                        match sides.round(id, rng.coin(), &bar) {
-                            Ok(pair) => wall.get_mut(id).expect("planned").rerun.push(pair),
-                            Err((side, error)) => {
-                                if run::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
-                                    return Err(error);
-                                }
-                                failures.push(Failure {
-                                    side,
-                                    what: id.clone(),
-                                    message: format!("{error:#}"),
-                                });
-                                broken.insert(id.clone());
-                            }
-                        }
-                    }
+                    run_round(
+                        &sides,
+                        &undecided,
+                        &format!("confirmation {}/{rerun_rounds}", round + 1),
+                        &mut rng,
+                        &bar,
+                        &mut broken,
+                        &mut failures,
+                        |id, pair| wall.get_mut(id).expect("planned").rerun.push(pair),
+                    )?;
                 }
                 bar.finish_and_clear();
             } else {
@@ -463,6 +439,53 @@ pub fn compare(root: &Path, options: &CompareOptions) -> anyhow::Result<bool> {
     let comparison = paired::decide(&results, &config);
     emit(&comparison, &options.reports)?;
     Ok(comparison.failed())
+}
+
+/// One round of `ids` (those not failed yet): a fresh random order, a coin per benchmark for
+/// which side runs first; each measured pair goes to `push`. A benchmark that fails on a side
+/// is recorded and left out of later rounds. Returns how many benchmarks were run.
+#[allow(clippy::too_many_arguments)]
+fn run_round(
+    sides: &Sides<'_>,
+    ids: &[String],
+    label: &str,
+    rng: &mut SplitMix64,
+    bar: &indicatif::ProgressBar,
+    broken: &mut BTreeSet<String>,
+    failures: &mut Vec<Failure>,
+    mut push: impl FnMut(&str, RoundPair),
+) -> anyhow::Result<usize> {
+    let mut order: Vec<&String> = ids.iter().filter(|id| !broken.contains(*id)).collect();
+    rng.shuffle(&mut order);
+    for id in &order {
+        bar.set_message(format!("{label} {id}"));
+        match sides.round(id, rng.coin(), bar) {
+            Ok(pair) => push(id, pair),
+            Err((side, error)) => {
+                record_failure(failures, side, id.to_string(), error)?;
+                broken.insert(id.to_string());
+            }
+        }
+    }
+    Ok(order.len())
+}
+
+/// Records a benchmark's failure on one side; after Ctrl-C the error ends the gate instead.
+fn record_failure(
+    failures: &mut Vec<Failure>,
+    side: SideName,
+    what: String,
+    error: anyhow::Error,
+) -> anyhow::Result<()> {
+    if run::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(error);
+    }
+    failures.push(Failure {
+        side,
+        what,
+        message: format!("{error:#}"),
+    });
+    Ok(())
 }
 
 /// Checks out and builds one side; its executables are copied to `compare/bin/<side>/`.
@@ -615,17 +638,13 @@ fn read_counts(
     one_sided: &mut Vec<OneSided>,
 ) -> anyhow::Result<Vec<CountResult>> {
     let read = |home: &Path| -> anyhow::Result<BTreeMap<String, (f64, PathBuf)>> {
-        if !home.exists() || iai::benchmark_dirs(home).map_or(true, |d| d.is_empty()) {
+        if !home.exists() {
             return Ok(BTreeMap::new());
         }
-        let counts: BTreeMap<String, f64> = iai::read_summaries(home)?
-            .into_iter()
-            .map(|b| (b.id, b.summary.median))
-            .collect();
         Ok(iai::benchmark_dirs(home)?
             .into_iter()
-            .filter(|(id, _)| filter.is_none_or(|f| f.is_match(id)))
-            .filter_map(|(id, dir)| counts.get(&id).map(|&c| (id, (c, dir))))
+            .filter(|(b, _)| filter.is_none_or(|f| f.is_match(&b.id)))
+            .map(|(b, dir)| (b.id, (b.summary.median, dir)))
             .collect())
     };
     let (base, head) = (read(base_home)?, read(head_home)?);
