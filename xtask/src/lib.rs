@@ -15,6 +15,7 @@ pub mod config;
 pub mod criterion;
 pub mod decide;
 pub mod discover;
+pub mod evaluate;
 pub mod iai;
 pub mod machine;
 pub mod measure;

@@ -116,6 +116,19 @@ enum BenchCommand {
         /// Minutes for the whole gate, builds included (bench.toml's [compare] time_budget).
         #[arg(long, value_name = "MINUTES")]
         time_budget: Option<f64>,
+        /// Seconds of criterion warm-up in each round (bench.toml's [compare] warm_up_time).
+        #[arg(long, value_name = "SECONDS")]
+        warm_up_time: Option<f64>,
+        /// Seconds of criterion measurement in each round (bench.toml's [compare]
+        /// measurement_time).
+        #[arg(long, value_name = "SECONDS")]
+        measurement_time: Option<f64>,
+        /// Run both sides of a round at the same time, each pinned to a core of its own.
+        #[arg(long)]
+        parallel: bool,
+        /// Keep every round's samples in the --results file (for `evaluate`).
+        #[arg(long)]
+        keep_samples: bool,
         /// Also write the measurements (the input of `merge`) here.
         #[arg(long, value_name = "PATH")]
         results: Option<PathBuf>,
@@ -131,6 +144,28 @@ enum BenchCommand {
         results: Option<PathBuf>,
         #[command(flatten)]
         reports: ReportArgs,
+    },
+    /// How trustworthy the gate is, from recorded A/A gates (`compare REV REV --all
+    /// --keep-samples --results FILE`): false alarms, power at injected slowdowns, noise by
+    /// round statistic, and the one-run-per-side rules on the same data. Seconds; runs nothing.
+    Evaluate {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Resampled A/A gates (and gates per benchmark and slowdown for power).
+        #[arg(long, default_value_t = 2000)]
+        gates: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The round statistic the resampled gates decide on: median, minimum, mean,
+        /// trimmed_mean.
+        #[arg(long, default_value = "median")]
+        statistic: xtask::paired::RoundStatistic,
+        /// Write the evaluation as Markdown here.
+        #[arg(long, value_name = "PATH")]
+        markdown: Option<PathBuf>,
+        /// Write the evaluation as JSON here.
+        #[arg(long, value_name = "PATH")]
+        json: Option<PathBuf>,
     },
     /// Make the latest run (or --run FILE) the committed baseline of its machine, recording why.
     Accept {
@@ -195,6 +230,10 @@ fn main() -> ExitCode {
             all,
             seed,
             time_budget,
+            warm_up_time,
+            measurement_time,
+            parallel,
+            keep_samples,
             results,
             reports,
         }) => cmd::compare::compare(
@@ -208,6 +247,10 @@ fn main() -> ExitCode {
                 all,
                 seed,
                 time_budget,
+                warm_up_time,
+                measurement_time,
+                parallel,
+                keep_samples,
                 results,
                 reports: reports.into(),
             },
@@ -217,6 +260,24 @@ fn main() -> ExitCode {
             results,
             reports,
         }) => cmd::merge::merge(&root, &files, results.as_deref(), &reports.into()),
+        Some(BenchCommand::Evaluate {
+            files,
+            gates,
+            seed,
+            statistic,
+            markdown,
+            json,
+        }) => cmd::evaluate::evaluate(
+            &root,
+            &cmd::evaluate::EvaluateOptions {
+                files,
+                gates,
+                seed,
+                statistic,
+                markdown,
+                json,
+            },
+        ),
         Some(BenchCommand::Import {
             dir,
             baseline,

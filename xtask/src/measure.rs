@@ -184,6 +184,7 @@ impl Side {
         settings: &CriterionSettings,
         selection: Option<(&str, bool)>,
         home: &Path,
+        cpu: Option<usize>,
         bar: &ProgressBar,
     ) -> anyhow::Result<()> {
         let mut args = settings.args();
@@ -202,6 +203,7 @@ impl Side {
                 env,
                 env_remove: Vec::new(),
                 progress_mark: Some("time:"),
+                cpu,
             },
             bar,
         )
@@ -254,6 +256,7 @@ impl Side {
             env,
             env_remove: iai::interfering_env_vars(),
             progress_mark: None,
+            cpu: None,
         })
     }
 

@@ -60,18 +60,117 @@ pub struct GateResults {
     pub timing: Timing,
 }
 
+impl GateResults {
+    /// Nothing measured yet, between two unnamed revisions.
+    pub fn empty() -> GateResults {
+        let unnamed = || Revision {
+            revision: String::new(),
+            commit: None,
+            subject: None,
+            dirty: false,
+        };
+        GateResults {
+            schema_version: RESULTS_SCHEMA_VERSION,
+            base: unnamed(),
+            head: unnamed(),
+            machine: None,
+            shard: None,
+            seed: 0,
+            statistic: RoundStatistic::Median,
+            wall: Vec::new(),
+            instructions: Vec::new(),
+            one_sided: Vec::new(),
+            skipped: Vec::new(),
+            failures: Vec::new(),
+            timing: Timing::default(),
+        }
+    }
+}
+
 /// How a round's samples become the round's value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RoundStatistic {
     /// The median per-iteration time of the round's samples.
     Median,
+    /// The fastest sample.
+    Minimum,
+    /// The mean of the samples.
+    Mean,
+    /// The mean of the middle 80 % (a tenth dropped at each end).
+    TrimmedMean,
 }
 
 impl RoundStatistic {
+    pub const ALL: [RoundStatistic; 4] = [
+        RoundStatistic::Median,
+        RoundStatistic::Minimum,
+        RoundStatistic::Mean,
+        RoundStatistic::TrimmedMean,
+    ];
+
     pub fn of(self, samples: &[f64]) -> f64 {
         match self {
             RoundStatistic::Median => Summary::of(samples).median,
+            RoundStatistic::Minimum => samples.iter().copied().fold(f64::INFINITY, f64::min),
+            RoundStatistic::Mean => samples.iter().sum::<f64>() / samples.len().max(1) as f64,
+            RoundStatistic::TrimmedMean => {
+                let mut sorted = samples.to_vec();
+                sorted.sort_by(f64::total_cmp);
+                let cut = sorted.len() / 10;
+                let middle = &sorted[cut..sorted.len() - cut];
+                middle.iter().sum::<f64>() / middle.len().max(1) as f64
+            }
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RoundStatistic::Median => "median",
+            RoundStatistic::Minimum => "minimum",
+            RoundStatistic::Mean => "mean",
+            RoundStatistic::TrimmedMean => "trimmed mean",
+        }
+    }
+}
+
+impl std::str::FromStr for RoundStatistic {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<RoundStatistic, String> {
+        RoundStatistic::ALL
+            .into_iter()
+            .find(|k| k.name().replace(' ', "_") == s)
+            .ok_or_else(|| format!("{s:?}: one of median, minimum, mean, trimmed_mean"))
+    }
+}
+
+/// Every statistic of one side's round, so that recorded rounds can be judged under each
+/// (`evaluate`); the gate decides on the one the results name.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RoundValues {
+    pub median: f64,
+    pub minimum: f64,
+    pub mean: f64,
+    pub trimmed_mean: f64,
+}
+
+impl RoundValues {
+    pub fn of(samples: &[f64]) -> RoundValues {
+        RoundValues {
+            median: RoundStatistic::Median.of(samples),
+            minimum: RoundStatistic::Minimum.of(samples),
+            mean: RoundStatistic::Mean.of(samples),
+            trimmed_mean: RoundStatistic::TrimmedMean.of(samples),
+        }
+    }
+
+    pub fn get(&self, statistic: RoundStatistic) -> f64 {
+        match statistic {
+            RoundStatistic::Median => self.median,
+            RoundStatistic::Minimum => self.minimum,
+            RoundStatistic::Mean => self.mean,
+            RoundStatistic::TrimmedMean => self.trimmed_mean,
         }
     }
 }
@@ -88,11 +187,33 @@ pub struct WallResult {
 }
 
 /// One round of one benchmark: each side's statistic (ns per iteration).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoundPair {
     pub base: f64,
     pub head: f64,
     pub head_first: bool,
+    /// Both sides ran at the same time, each on a core of its own.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub parallel: bool,
+    /// Every statistic of both sides' samples (`[base, head]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<[RoundValues; 2]>,
+    /// Both sides' per-iteration samples (`[base, head]`), kept with `--keep-samples` so that
+    /// rules that judge one run per side can be replayed on the rounds (`evaluate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub samples: Option<[Vec<f64>; 2]>,
+}
+
+impl RoundPair {
+    /// The same round judged by another statistic; `None` when it was not recorded.
+    pub fn under(&self, statistic: RoundStatistic) -> Option<RoundPair> {
+        let [base, head] = self.values?;
+        Some(RoundPair {
+            base: base.get(statistic),
+            head: head.get(statistic),
+            ..self.clone()
+        })
+    }
 }
 
 /// One instruction-count benchmark.
@@ -508,6 +629,9 @@ mod tests {
                     base: 100.0,
                     head: (100_000.0 * factor * (1.0 + noise * (2.0 * u - 1.0))).round() / 1000.0,
                     head_first: i % 2 == 0,
+                    parallel: false,
+                    values: None,
+                    samples: None,
                 }
             })
             .collect()
@@ -617,6 +741,9 @@ mod tests {
                 base: 100.0,
                 head: 100.0 * ratio,
                 head_first: false,
+                parallel: false,
+                values: None,
+                samples: None,
             })
             .collect();
         let d = log_ratios(&noisy);

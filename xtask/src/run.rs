@@ -232,6 +232,8 @@ pub struct Invocation<'a> {
     pub env_remove: Vec<OsString>,
     /// Lines of standard output containing this mark advance the progress bar by one.
     pub progress_mark: Option<&'a str>,
+    /// Pin the benchmark to this core (Linux), so that two can run side by side.
+    pub cpu: Option<usize>,
 }
 
 /// Runs one benchmark executable to completion, advancing `bar` as its output reports
@@ -252,6 +254,9 @@ pub fn execute(invocation: &Invocation<'_>, bar: &ProgressBar) -> anyhow::Result
         .stderr(Stdio::piped());
     for name in &invocation.env_remove {
         command.env_remove(name);
+    }
+    if let Some(cpu) = invocation.cpu {
+        pin(&mut command, cpu);
     }
     let mut child = command
         .spawn()
@@ -311,6 +316,28 @@ pub fn execute(invocation: &Invocation<'_>, bar: &ProgressBar) -> anyhow::Result
     }
     Ok(())
 }
+
+/// Makes the child run on core `cpu` only.
+#[cfg(target_os = "linux")]
+fn pin(command: &mut Command, cpu: usize) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: between fork and exec only async-signal-safe calls: sched_setaffinity is a
+    // plain system call on a set built on this stack.
+    unsafe {
+        command.pre_exec(move || {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu, &mut set);
+            if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Elsewhere the benchmarks share the cores as the system schedules them.
+#[cfg(not(target_os = "linux"))]
+fn pin(_command: &mut Command, _cpu: usize) {}
 
 /// The first panic in a benchmark's output: `panicked at FILE:LINE:COL: MESSAGE`, the message
 /// taken from the next line where Rust prints it there.
@@ -392,6 +419,7 @@ mod tests {
             env: Vec::new(),
             env_remove: Vec::new(),
             progress_mark: Some("time:"),
+            cpu: None,
         }
     }
 

@@ -38,6 +38,7 @@ fn an_interrupt_stops_the_running_benchmark() {
             env: Vec::new(),
             env_remove: Vec::new(),
             progress_mark: None,
+            cpu: None,
         },
         &ProgressBar::hidden(),
     )

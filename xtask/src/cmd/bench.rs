@@ -51,6 +51,7 @@ pub fn bench(root: &Path, options: &BenchOptions) -> anyhow::Result<bool> {
             &settings,
             options.filter.as_deref().map(|f| (f, false)),
             &criterion_home,
+            None,
             &bar,
         )?;
     }

@@ -30,8 +30,8 @@ use crate::config::Config;
 use crate::discover::{self, Harness};
 use crate::measure::{self, CriterionSettings, Side, Targets};
 use crate::paired::{
-    self, CountResult, Failure, GateResults, OneSided, RoundPair, RoundStatistic, SideName,
-    SkipReason, Skipped, Timing, WallResult,
+    self, CountResult, Failure, GateResults, OneSided, RoundPair, RoundStatistic, RoundValues,
+    SideName, SkipReason, Skipped, Timing, WallResult,
 };
 use crate::run::{self, Built};
 use crate::shard::{self, Shard};
@@ -53,6 +53,13 @@ pub struct CompareOptions {
     pub seed: Option<u64>,
     /// Minutes.
     pub time_budget: Option<f64>,
+    /// Seconds of one round's criterion warm-up and measurement.
+    pub warm_up_time: Option<f64>,
+    pub measurement_time: Option<f64>,
+    /// Both sides of a round at once, each pinned to a core of its own.
+    pub parallel: bool,
+    /// Keep every round's samples in the results.
+    pub keep_samples: bool,
     pub results: Option<PathBuf>,
     pub reports: ReportOptions,
 }
@@ -85,6 +92,28 @@ pub fn compare(root: &Path, options: &CompareOptions) -> anyhow::Result<bool> {
             bail!("--time-budget must be a positive number of minutes, got {minutes}");
         }
         settings.time_budget = minutes * 60.0;
+    }
+    for (flag, value, slot) in [
+        (
+            "--warm-up-time",
+            options.warm_up_time,
+            &mut settings.warm_up_time,
+        ),
+        (
+            "--measurement-time",
+            options.measurement_time,
+            &mut settings.measurement_time,
+        ),
+    ] {
+        if let Some(seconds) = value {
+            if !(seconds.is_finite() && seconds > 0.0) {
+                bail!("{flag} must be a positive number of seconds, got {seconds}");
+            }
+            *slot = seconds;
+        }
+    }
+    if options.parallel && std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+        bail!("--parallel needs two cores, one per side; this machine has one");
     }
     let seed = options.seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
@@ -306,6 +335,8 @@ pub fn compare(root: &Path, options: &CompareOptions) -> anyhow::Result<bool> {
         scratch: out.join("criterion"),
         settings: &criterion_settings,
         statistic: RoundStatistic::Median,
+        parallel: options.parallel,
+        keep_samples: options.keep_samples,
     };
     let mut rounds = settings.rounds;
     let mut broken: BTreeSet<String> = BTreeSet::new();
@@ -578,10 +609,13 @@ struct Sides<'a> {
     scratch: PathBuf,
     settings: &'a CriterionSettings,
     statistic: RoundStatistic,
+    parallel: bool,
+    keep_samples: bool,
 }
 
 impl Sides<'_> {
-    /// One round of one benchmark: both sides, in the order the coin says.
+    /// One round of one benchmark: both sides, in the order the coin says, or at once, each
+    /// pinned to a core of its own (the coin then picks which side gets which core).
     fn round(
         &self,
         id: &str,
@@ -593,39 +627,68 @@ impl Sides<'_> {
         } else {
             [SideName::Base, SideName::Head]
         };
-        let mut values = [0.0; 2];
-        for name in order {
-            let (side, ids) = match name {
-                SideName::Base => (self.base, self.base_ids),
-                SideName::Head => (self.head, self.head_ids),
-            };
-            let built = &side.built[ids[id].1];
-            let value = self.once(side, built, id, bar).map_err(|e| (name, e))?;
-            values[usize::from(name == SideName::Head)] = value;
+        let mut values = [None, None];
+        if self.parallel {
+            let results: Vec<_> = std::thread::scope(|scope| {
+                let handles: Vec<_> = order
+                    .iter()
+                    .enumerate()
+                    .map(|(cpu, &name)| {
+                        scope.spawn(move || (name, self.once(name, id, Some(cpu), bar)))
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("a side's thread does not panic"))
+                    .collect()
+            });
+            for (name, result) in results {
+                values[usize::from(name == SideName::Head)] = Some(result.map_err(|e| (name, e))?);
+            }
+        } else {
+            for name in order {
+                let value = self.once(name, id, None, bar).map_err(|e| (name, e))?;
+                values[usize::from(name == SideName::Head)] = Some(value);
+            }
         }
+        let [(base, base_samples), (head, head_samples)] =
+            values.map(|v| v.expect("both sides ran"));
         Ok(RoundPair {
-            base: values[0],
-            head: values[1],
+            base: base.get(self.statistic),
+            head: head.get(self.statistic),
             head_first,
+            parallel: self.parallel,
+            values: Some([base, head]),
+            samples: self.keep_samples.then_some([base_samples, head_samples]),
         })
     }
 
+    /// One criterion run of `id` on side `name`, on core `cpu` if given.
     fn once(
         &self,
-        side: &Side,
-        built: &Built,
+        name: SideName,
         id: &str,
+        cpu: Option<usize>,
         bar: &indicatif::ProgressBar,
-    ) -> anyhow::Result<f64> {
-        workdir::fresh_dir(&self.scratch)?;
-        side.run_criterion(built, self.settings, Some((id, true)), &self.scratch, bar)?;
-        let run = criterion::read_dir(&self.scratch, "new")?;
+    ) -> anyhow::Result<(RoundValues, Vec<f64>)> {
+        let (side, ids) = match name {
+            SideName::Base => (self.base, self.base_ids),
+            SideName::Head => (self.head, self.head_ids),
+        };
+        let built = &side.built[ids[id].1];
+        let scratch = self.scratch.join(name.to_string());
+        workdir::fresh_dir(&scratch)?;
+        side.run_criterion(built, self.settings, Some((id, true)), &scratch, cpu, bar)?;
+        let run = criterion::read_dir(&scratch, "new")?;
         let benchmark = run
             .benchmarks
             .iter()
             .find(|b| b.id == id)
             .with_context(|| format!("benchmark {id} wrote no measurements"))?;
-        Ok(self.statistic.of(&benchmark.samples))
+        Ok((
+            RoundValues::of(&benchmark.samples),
+            benchmark.samples.clone(),
+        ))
     }
 }
 

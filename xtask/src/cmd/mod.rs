@@ -6,6 +6,7 @@ pub mod accept;
 pub mod bench;
 pub mod compare;
 pub mod diff;
+pub mod evaluate;
 pub mod merge;
 use std::io::Write;
 use std::path::{Path, PathBuf};
