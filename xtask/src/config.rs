@@ -35,6 +35,7 @@
 //! time_budget = 15             # minutes for the whole gate, builds included
 //! warm_up_time = 0.3           # criterion settings of one round, seconds
 //! measurement_time = 1.0
+//! threshold_floor = 0.03       # the lowest wall-time threshold `calibrate` may set
 //! ignore = ["docs/**"]         # changed files that cannot change any benchmark
 //!
 //! [env]
@@ -81,6 +82,9 @@ pub struct Config {
     /// Wall-time and instruction-count benchmarks that measure the same code.
     pub pairs: Vec<Pair>,
     overrides: Vec<Override>,
+    /// Wall-time thresholds of the gate learned by `calibrate` for this machine class; they
+    /// win over the configured ones.
+    calibrated: std::collections::BTreeMap<String, f64>,
 }
 
 /// The interleaved gate's settings (`[compare]`).
@@ -92,6 +96,8 @@ pub struct CompareSettings {
     pub time_budget: f64,
     pub warm_up_time: f64,
     pub measurement_time: f64,
+    /// The lowest wall-time threshold `calibrate` may give a benchmark.
+    pub threshold_floor: f64,
     /// Globs of changed files that cannot change a benchmark (documentation, CI, baselines).
     pub ignore: Vec<String>,
 }
@@ -114,6 +120,7 @@ impl Default for CompareSettings {
             time_budget: 15.0 * 60.0,
             warm_up_time: 0.3,
             measurement_time: 1.0,
+            threshold_floor: 0.03,
             ignore: DEFAULT_IGNORE.iter().map(|s| s.to_string()).collect(),
         }
     }
@@ -154,6 +161,7 @@ impl Default for Config {
             env: Vec::new(),
             pairs: Vec::new(),
             overrides: Vec::new(),
+            calibrated: Default::default(),
         }
     }
 }
@@ -183,6 +191,7 @@ struct CompareSection {
     time_budget: Option<f64>,
     warm_up_time: Option<f64>,
     measurement_time: Option<f64>,
+    threshold_floor: Option<f64>,
     ignore: Option<Vec<String>>,
 }
 
@@ -284,6 +293,11 @@ impl Config {
                     section.measurement_time,
                     &mut c.measurement_time,
                 ),
+                (
+                    "threshold_floor",
+                    section.threshold_floor,
+                    &mut c.threshold_floor,
+                ),
             ] {
                 if let Some(value) = value {
                     if !(value.is_finite() && value > 0.0) {
@@ -342,13 +356,28 @@ impl Config {
 
     /// The practical threshold for one benchmark: the last matching override, or the
     /// metric's default.
+    /// The threshold that applies: the calibrated one where `calibrate` learned one, else the
+    /// configured one.
     pub fn threshold(&self, id: &str, metric: Metric) -> f64 {
+        match (metric, self.calibrated.get(id)) {
+            (Metric::WallTime, Some(&threshold)) => threshold,
+            _ => self.configured_threshold(id, metric),
+        }
+    }
+
+    /// The threshold `bench.toml` gives, whatever the calibration says.
+    pub fn configured_threshold(&self, id: &str, metric: Metric) -> f64 {
         self.matching(id, metric)
             .find_map(|o| o.threshold)
             .unwrap_or(match metric {
                 Metric::WallTime => self.wall_time_threshold,
                 Metric::Instructions => self.instructions_threshold,
             })
+    }
+
+    /// Sets a benchmark's calibrated wall-time threshold.
+    pub fn calibrate(&mut self, id: &str, threshold: f64) {
+        self.calibrated.insert(id.to_string(), threshold);
     }
 
     /// Whether a benchmark is reported but never gated (`advisory = true` in an override).

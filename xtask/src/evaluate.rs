@@ -153,8 +153,16 @@ pub fn noise(pools: &[Pool]) -> Vec<Noise> {
             std_dev: RoundStatistic::ALL
                 .iter()
                 .map(|&statistic| {
-                    let under: Option<Vec<RoundPair>> =
-                        pool.rounds.iter().map(|r| r.under(statistic)).collect();
+                    // Rounds without every statistic still carry the gate's own (the median).
+                    let under: Option<Vec<RoundPair>> = pool
+                        .rounds
+                        .iter()
+                        .map(|r| {
+                            r.under(statistic).or_else(|| {
+                                (statistic == RoundStatistic::Median).then(|| r.clone())
+                            })
+                        })
+                        .collect();
                     under.and_then(|rounds| std_dev(&paired::log_ratios(&rounds)))
                 })
                 .collect(),

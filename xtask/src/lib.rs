@@ -7,6 +7,7 @@
 //! checkouts ([`worktree`]), the choice of what a change can affect ([`changes`]), interleaved
 //! rounds and their results file ([`paired`]) and sharding ([`shard`]).
 
+pub mod calibration;
 pub mod callgrind;
 pub mod changes;
 

@@ -129,6 +129,15 @@ enum BenchCommand {
         /// Keep every round's samples in the --results file (for `evaluate`).
         #[arg(long)]
         keep_samples: bool,
+        /// BASE and HEAD are one commit: build it once and run the same executables on both
+        /// sides (an A/A gate of one build).
+        #[arg(long)]
+        same_build: bool,
+        /// KEY=VALUE in the environment of the head side's benchmarks only (for example
+        /// PERF_GUARD_INJECT_SLOWDOWN=0.05, a real 5 % slowdown of
+        /// query_plan/plannable/parse_plan, to test the gate).
+        #[arg(long, value_name = "KEY=VALUE", value_parser = parse_key_value)]
+        head_env: Vec<(String, String)>,
         /// Also write the measurements (the input of `merge`) here.
         #[arg(long, value_name = "PATH")]
         results: Option<PathBuf>,
@@ -145,6 +154,32 @@ enum BenchCommand {
         #[command(flatten)]
         reports: ReportArgs,
     },
+    /// Learn this machine's per-benchmark wall-time thresholds from A/A gates (the same
+    /// commit on both sides, --all, samples kept), into baselines/calibration/<class>.json;
+    /// the gate uses them on machines of that class.
+    Calibrate {
+        /// A/A gates to run (alternately two builds of one commit and one build twice).
+        #[arg(long, default_value_t = 4)]
+        runs: usize,
+        /// Learn from these recorded A/A gates (`compare REV REV --all --keep-samples
+        /// --results FILE`) instead of running new ones.
+        #[arg(long, value_name = "FILE", num_args = 1..)]
+        from: Vec<PathBuf>,
+        /// The commit the A/A gates run.
+        #[arg(long, default_value = "HEAD")]
+        rev: String,
+        /// Only benchmarks whose id matches this regular expression.
+        #[arg(long, value_name = "REGEX")]
+        filter: Option<String>,
+        /// Minutes per A/A gate (bench.toml's [compare] time_budget).
+        #[arg(long, value_name = "MINUTES")]
+        time_budget: Option<f64>,
+        /// Resampled gates for each benchmark's 99th percentile.
+        #[arg(long, default_value_t = 2000)]
+        gates: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// How trustworthy the gate is, from recorded A/A gates (`compare REV REV --all
     /// --keep-samples --results FILE`): false alarms, power at injected slowdowns, noise by
     /// round statistic, and the one-run-per-side rules on the same data. Seconds; runs nothing.
@@ -160,6 +195,10 @@ enum BenchCommand {
         /// trimmed_mean.
         #[arg(long, default_value = "median")]
         statistic: xtask::paired::RoundStatistic,
+        /// Use the thresholds of the machine's calibration (baselines/calibration/), as the
+        /// gate does; without it, bench.toml's.
+        #[arg(long)]
+        calibrated: bool,
         /// Write the evaluation as Markdown here.
         #[arg(long, value_name = "PATH")]
         markdown: Option<PathBuf>,
@@ -234,6 +273,8 @@ fn main() -> ExitCode {
             measurement_time,
             parallel,
             keep_samples,
+            same_build,
+            head_env,
             results,
             reports,
         }) => cmd::compare::compare(
@@ -251,6 +292,8 @@ fn main() -> ExitCode {
                 measurement_time,
                 parallel,
                 keep_samples,
+                same_build,
+                head_env,
                 results,
                 reports: reports.into(),
             },
@@ -260,11 +303,32 @@ fn main() -> ExitCode {
             results,
             reports,
         }) => cmd::merge::merge(&root, &files, results.as_deref(), &reports.into()),
+        Some(BenchCommand::Calibrate {
+            runs,
+            from,
+            rev,
+            filter,
+            time_budget,
+            gates,
+            seed,
+        }) => cmd::calibrate::calibrate(
+            &root,
+            &cmd::calibrate::CalibrateOptions {
+                runs,
+                from,
+                revision: rev,
+                filter,
+                time_budget,
+                gates,
+                seed,
+            },
+        ),
         Some(BenchCommand::Evaluate {
             files,
             gates,
             seed,
             statistic,
+            calibrated,
             markdown,
             json,
         }) => cmd::evaluate::evaluate(
@@ -274,6 +338,7 @@ fn main() -> ExitCode {
                 gates,
                 seed,
                 statistic,
+                calibrated,
                 markdown,
                 json,
             },
@@ -304,5 +369,12 @@ fn main() -> ExitCode {
             eprintln!("error: {error:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+fn parse_key_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        _ => Err(format!("{text:?}: give KEY=VALUE")),
     }
 }

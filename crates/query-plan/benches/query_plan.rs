@@ -156,8 +156,25 @@ fn sets(c: &mut Criterion) {
     group.bench_function("parse_only", |b| {
         b.iter(|| plannable.iter().for_each(|q| parse_only(&q.1)))
     });
+    let slowdown = injected_slowdown();
     group.bench_function("parse_plan", |b| {
-        b.iter(|| plannable.iter().for_each(|q| parse_plan(&q.1, &q.2)))
+        if slowdown > 0.0 {
+            // The detector's own test (`evaluate`): plan a share `slowdown` of the queries
+            // twice, spread evenly over the run, so every sample is that much slower.
+            let mut owed = 0.0;
+            b.iter(|| {
+                plannable.iter().for_each(|q| {
+                    parse_plan(&q.1, &q.2);
+                    owed += slowdown;
+                    if owed >= 1.0 {
+                        owed -= 1.0;
+                        parse_plan(&q.1, &q.2);
+                    }
+                })
+            })
+        } else {
+            b.iter(|| plannable.iter().for_each(|q| parse_plan(&q.1, &q.2)))
+        }
     });
     group.bench_function("parse_fingerprint", |b| {
         b.iter(|| plannable.iter().for_each(|q| parse_fingerprint(&q.1)))
@@ -188,6 +205,20 @@ fn sets(c: &mut Criterion) {
         });
     }
     group.finish();
+}
+
+/// A real slowdown for testing the gate: `PERF_GUARD_INJECT_SLOWDOWN=0.05` makes
+/// `query_plan/plannable/parse_plan` do 5 % more planning (only that benchmark; unset, 0).
+fn injected_slowdown() -> f64 {
+    match std::env::var("PERF_GUARD_INJECT_SLOWDOWN") {
+        Ok(value) => match value.parse::<f64>() {
+            Ok(fraction) if (0.0..=1.0).contains(&fraction) => fraction,
+            _ => panic!(
+                "PERF_GUARD_INJECT_SLOWDOWN={value:?}: give a fraction from 0 to 1, such as 0.05"
+            ),
+        },
+        Err(_) => 0.0,
+    }
 }
 
 /// A small deterministic generator (SplitMix64) for latencies.

@@ -37,7 +37,7 @@ use crate::run::{self, Built};
 use crate::shard::{self, Shard};
 use crate::stats::SplitMix64;
 use crate::worktree::{self, Checkouts, Source};
-use crate::{callgrind, criterion, iai, meta, workdir};
+use crate::{calibration, callgrind, criterion, iai, meta, workdir};
 
 /// Options of `compare`.
 #[derive(Debug, Default, Clone)]
@@ -60,6 +60,11 @@ pub struct CompareOptions {
     pub parallel: bool,
     /// Keep every round's samples in the results.
     pub keep_samples: bool,
+    /// BASE and HEAD are one commit: build it once and run the same executables on both
+    /// sides (an A/A gate of one build).
+    pub same_build: bool,
+    /// Extra environment of the head side's benchmarks only (for injected slowdowns).
+    pub head_env: Vec<(String, String)>,
     pub results: Option<PathBuf>,
     pub reports: ReportOptions,
 }
@@ -75,7 +80,9 @@ pub fn compare(root: &Path, options: &CompareOptions) -> anyhow::Result<bool> {
     let metadata = discover::metadata(root)?;
     let target_dir = metadata.target_directory.as_std_path().to_path_buf();
     let _lock = workdir::lock(&target_dir)?;
-    let config = Config::load(&root.join("bench.toml"))?;
+    let mut config = Config::load(&root.join("bench.toml"))?;
+    let machine = meta::collect(root).machine;
+    let calibration_note = calibration::apply(root, machine.as_ref(), &mut config)?;
     let filter = measure::compile_filter(options.filter.as_deref())?;
     let mut settings = config.compare.clone();
     if let Some(rounds) = options.rounds {
@@ -133,6 +140,13 @@ pub fn compare(root: &Path, options: &CompareOptions) -> anyhow::Result<bool> {
         }
         None => (Source::WorkingTree, worktree::working_tree(&repo)?),
     };
+    if options.same_build && (head.commit != base.commit || head.dirty) {
+        bail!(
+            "--same-build runs one build on both sides, but {} and {} differ",
+            base.label(),
+            head.label()
+        );
+    }
     let changed = worktree::changed_files(&repo, base_oid, head_source)?;
     let dir = workdir::compare_dir(&target_dir);
     let checkout_of = |side: SideName| dir.join(side.to_string());
@@ -154,23 +168,30 @@ pub fn compare(root: &Path, options: &CompareOptions) -> anyhow::Result<bool> {
         &dir,
         &config,
     )?;
-    let head_side = build_side(
-        &repo,
-        head_source,
-        SideName::Head,
-        &checkout_of(SideName::Head),
-        &prefix,
-        &target_dir,
-        &build_target,
-        &dir,
-        &config,
-    )?;
+    let mut head_side = if options.same_build {
+        base_side.clone()
+    } else {
+        build_side(
+            &repo,
+            head_source,
+            SideName::Head,
+            &checkout_of(SideName::Head),
+            &prefix,
+            &target_dir,
+            &build_target,
+            &dir,
+            &config,
+        )?
+    };
+    head_side
+        .env
+        .extend(options.head_env.iter().map(|(k, v)| (k.into(), v.into())));
     let build_seconds = started.elapsed().as_secs_f64();
 
     // 2. What to measure.
-    let affected = match options.all {
+    let affected = match options.all || options.same_build {
         true => Affected::Everything {
-            because: "--all".to_string(),
+            because: if options.all { "--all" } else { "--same-build" }.to_string(),
         },
         false => {
             let head_root = checkout_of(SideName::Head).join(&prefix);
@@ -432,7 +453,7 @@ pub fn compare(root: &Path, options: &CompareOptions) -> anyhow::Result<bool> {
         schema_version: paired::RESULTS_SCHEMA_VERSION,
         base,
         head,
-        machine: meta::collect(root).machine,
+        machine,
         shard: options.shard,
         seed,
         statistic: RoundStatistic::Median,
@@ -467,7 +488,8 @@ pub fn compare(root: &Path, options: &CompareOptions) -> anyhow::Result<bool> {
             results.head.label()
         );
     }
-    let comparison = paired::decide(&results, &config);
+    let mut comparison = paired::decide(&results, &config);
+    comparison.notes.push(calibration_note);
     emit(&comparison, &options.reports)?;
     Ok(comparison.failed())
 }

@@ -20,6 +20,8 @@ pub struct EvaluateOptions {
     pub gates: usize,
     pub seed: u64,
     pub statistic: RoundStatistic,
+    /// Judge with the thresholds of the machine's calibration, as the gate would.
+    pub calibrated: bool,
     pub markdown: Option<PathBuf>,
     pub json: Option<PathBuf>,
 }
@@ -30,6 +32,7 @@ pub const DELTAS: [f64; 3] = [0.02, 0.05, 0.10];
 #[derive(Debug, Serialize)]
 struct Evaluation {
     files: Vec<String>,
+    thresholds: String,
     independent_gates: evaluate::Rate,
     statistic: RoundStatistic,
     rounds: usize,
@@ -45,11 +48,18 @@ struct Evaluation {
 /// Prints the evaluation; `Ok(true)` when the recorded A/A gates themselves failed (a false
 /// alarm of the real gate).
 pub fn evaluate(root: &Path, options: &EvaluateOptions) -> anyhow::Result<bool> {
-    let config = Config::load(&root.join("bench.toml"))?;
+    let mut config = Config::load(&root.join("bench.toml"))?;
     let mut files = Vec::new();
     for path in &options.files {
         files.push((path.display().to_string(), paired::read(path)?));
     }
+    // The thresholds the gate would use on the machine the gates ran on.
+    let thresholds = match files.first() {
+        Some((_, first)) if options.calibrated => {
+            crate::calibration::apply(root, first.machine.as_ref(), &mut config)?
+        }
+        _ => "configured wall-time thresholds (bench.toml)".to_string(),
+    };
     if files.is_empty() {
         anyhow::bail!(
             "evaluate needs results files of A/A gates: `cargo xtask bench compare HEAD HEAD --all --keep-samples --results aa-1.json`"
@@ -74,6 +84,7 @@ pub fn evaluate(root: &Path, options: &EvaluateOptions) -> anyhow::Result<bool> 
     };
     let evaluation = Evaluation {
         files: files.iter().map(|(name, _)| name.clone()).collect(),
+        thresholds,
         independent_gates: evaluate::Rate::new(independent, files.len()),
         statistic: options.statistic,
         rounds: design.rounds,
@@ -133,13 +144,14 @@ fn markdown(
     let _ = writeln!(out, "## How trustworthy is the gate\n");
     let _ = writeln!(
         out,
-        "{} recorded A/A gates ({} rounds of {} wall-time benchmarks); resampled gates of {} rounds (up to {} confirmation rounds), round statistic: {}.\n",
+        "{} recorded A/A gates ({} rounds of {} wall-time benchmarks); resampled gates of {} rounds (up to {} confirmation rounds), round statistic: {}; {}.\n",
         e.files.len(),
         rounds,
         pools.len(),
         e.rounds,
         e.rerun_rounds,
-        e.statistic.name()
+        e.statistic.name(),
+        e.thresholds
     );
     let _ = writeln!(
         out,

@@ -15,12 +15,14 @@ pub fn merge(
     results_out: Option<&Path>,
     reports: &ReportOptions,
 ) -> anyhow::Result<bool> {
-    let config = Config::load(&root.join("bench.toml"))?;
+    let mut config = Config::load(&root.join("bench.toml"))?;
     let merged = merge_results(files)?;
+    let note = crate::calibration::apply(root, merged.machine.as_ref(), &mut config)?;
     if let Some(path) = results_out {
         paired::write(path, &merged)?;
     }
-    let comparison = paired::decide(&merged, &config);
+    let mut comparison = paired::decide(&merged, &config);
+    comparison.notes.push(note);
     emit(&comparison, reports)?;
     Ok(comparison.failed())
 }

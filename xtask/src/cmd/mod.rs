@@ -4,6 +4,7 @@
 
 pub mod accept;
 pub mod bench;
+pub mod calibrate;
 pub mod compare;
 pub mod diff;
 pub mod evaluate;
