@@ -20,6 +20,10 @@
 //! pattern = "re:/moka$"
 //! advisory = true              # reported, never gated (peers, known-noisy benchmarks)
 //! control = true               # code that does not change with ours: measures machine drift
+//!
+//! [[override]]
+//! pattern = "*/2t/*"
+//! exclusive = true             # runs several threads: `compare --parallel` runs its sides in turn
 //! ```
 //! Each setting comes from the last override that matches and sets it. A missing file means
 //! the defaults.
@@ -141,6 +145,8 @@ struct Override {
     threshold: Option<f64>,
     advisory: Option<bool>,
     control: Option<bool>,
+    /// Needs the whole machine (uses more than one thread): never run beside the other side.
+    exclusive: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -211,6 +217,8 @@ struct OverrideSection {
     threshold: Option<f64>,
     advisory: Option<bool>,
     control: Option<bool>,
+    /// Needs the whole machine (uses more than one thread): never run beside the other side.
+    exclusive: Option<bool>,
 }
 
 impl Config {
@@ -337,9 +345,10 @@ impl Config {
             if section.threshold.is_none()
                 && section.advisory.is_none()
                 && section.control.is_none()
+                && section.exclusive.is_none()
             {
                 bail!(
-                    "override {:?} sets nothing: give it a threshold, advisory or control",
+                    "override {:?} sets nothing: give it a threshold, advisory, control or exclusive",
                     section.pattern
                 );
             }
@@ -349,6 +358,7 @@ impl Config {
                 threshold: section.threshold.map(check_threshold).transpose()?,
                 advisory: section.advisory,
                 control: section.control,
+                exclusive: section.exclusive,
             });
         }
         Ok(config)
@@ -393,6 +403,14 @@ impl Config {
     pub fn is_control(&self, id: &str, metric: Metric) -> bool {
         self.matching(id, metric)
             .find_map(|o| o.control)
+            .unwrap_or(false)
+    }
+
+    /// Whether a wall-time benchmark needs the whole machine (`exclusive = true`: it runs more
+    /// than one thread), so that `compare --parallel` runs its sides one after the other.
+    pub fn is_exclusive(&self, id: &str) -> bool {
+        self.matching(id, Metric::WallTime)
+            .find_map(|o| o.exclusive)
             .unwrap_or(false)
     }
 
@@ -532,6 +550,9 @@ mod tests {
         assert!(!config.is_control("cache/get/moka", Metric::WallTime));
         let config = Config::parse("[[override]]\npattern = \"*/moka\"\ncontrol = true").unwrap();
         assert!(config.is_control("cache/get/moka", Metric::WallTime));
+        let config = Config::parse("[[override]]\npattern = \"*/2t/*\"\nexclusive = true").unwrap();
+        assert!(config.is_exclusive("cache/get/2t/ours"));
+        assert!(!config.is_exclusive("cache/get/1t/ours"));
         assert!(!config.is_advisory("cache/get/moka", Metric::WallTime));
     }
 

@@ -388,9 +388,12 @@ pub struct OneRunRule {
     pub worst: Option<(String, f64, (f64, f64))>,
 }
 
+/// One benchmark's one-run comparison: its id, the base side's samples and the head side's.
+type OneRun<'a> = (&'a str, &'a [f64], &'a [f64]);
+
 /// The suites of one-run comparisons in `files`: for each file and round index, both sides'
 /// samples of every benchmark that kept them.
-fn round_suites(files: &[(String, GateResults)]) -> Vec<Vec<(&str, &[f64], &[f64])>> {
+fn round_suites(files: &[(String, GateResults)]) -> Vec<Vec<OneRun<'_>>> {
     let mut suites = Vec::new();
     for (_, results) in files {
         let most = results
@@ -400,7 +403,7 @@ fn round_suites(files: &[(String, GateResults)]) -> Vec<Vec<(&str, &[f64], &[f64
             .max()
             .unwrap_or(0);
         for r in 0..most {
-            let suite: Vec<(&str, &[f64], &[f64])> = results
+            let suite: Vec<OneRun<'_>> = results
                 .wall
                 .iter()
                 .filter_map(|w| {

@@ -129,6 +129,10 @@ enum BenchCommand {
         /// Keep every round's samples in the --results file (for `evaluate`).
         #[arg(long)]
         keep_samples: bool,
+        /// One criterion process per side and executable in each round instead of one per
+        /// benchmark (setup and start-up once per executable).
+        #[arg(long)]
+        batch: bool,
         /// BASE and HEAD are one commit: build it once and run the same executables on both
         /// sides (an A/A gate of one build).
         #[arg(long)]
@@ -273,6 +277,7 @@ fn main() -> ExitCode {
             measurement_time,
             parallel,
             keep_samples,
+            batch,
             same_build,
             head_env,
             results,
@@ -292,6 +297,7 @@ fn main() -> ExitCode {
                 measurement_time,
                 parallel,
                 keep_samples,
+                batch,
                 same_build,
                 head_env,
                 results,

@@ -60,6 +60,9 @@ pub struct CompareOptions {
     pub parallel: bool,
     /// Keep every round's samples in the results.
     pub keep_samples: bool,
+    /// One criterion process per side and executable in each round, instead of one per
+    /// benchmark: setup and start-up paid once per executable.
+    pub batch: bool,
     /// BASE and HEAD are one commit: build it once and run the same executables on both
     /// sides (an A/A gate of one build).
     pub same_build: bool,
@@ -358,6 +361,12 @@ pub fn compare(root: &Path, options: &CompareOptions) -> anyhow::Result<bool> {
         statistic: RoundStatistic::Median,
         parallel: options.parallel,
         keep_samples: options.keep_samples,
+        batch: options.batch,
+        exclusive: wall_plan
+            .iter()
+            .filter(|id| config.is_exclusive(id))
+            .cloned()
+            .collect(),
     };
     let mut rounds = settings.rounds;
     let mut broken: BTreeSet<String> = BTreeSet::new();
@@ -494,9 +503,11 @@ pub fn compare(root: &Path, options: &CompareOptions) -> anyhow::Result<bool> {
     Ok(comparison.failed())
 }
 
-/// One round of `ids` (those not failed yet): a fresh random order, a coin per benchmark for
-/// which side runs first; each measured pair goes to `push`. A benchmark that fails on a side
-/// is recorded and left out of later rounds. Returns how many benchmarks were run.
+/// One round of `ids` (those not failed yet): a fresh random order of units (one benchmark
+/// each, or with `batch` the benchmarks of one executable together), a coin per unit for which
+/// side runs first; each measured pair goes to `push`. A unit that fails on a side is recorded
+/// for each of its benchmarks, which are left out of later rounds. Returns how many
+/// benchmarks were run.
 #[allow(clippy::too_many_arguments)]
 fn run_round(
     sides: &Sides<'_>,
@@ -508,19 +519,46 @@ fn run_round(
     failures: &mut Vec<Failure>,
     mut push: impl FnMut(&str, RoundPair),
 ) -> anyhow::Result<usize> {
-    let mut order: Vec<&String> = ids.iter().filter(|id| !broken.contains(*id)).collect();
-    rng.shuffle(&mut order);
-    for id in &order {
-        bar.set_message(format!("{label} {id}"));
-        match sides.round(id, rng.coin(), bar) {
-            Ok(pair) => push(id, pair),
+    let mut units: Vec<Vec<&str>> = if sides.batch {
+        let mut by_executable: BTreeMap<(usize, usize, bool), Vec<&str>> = BTreeMap::new();
+        for id in ids.iter().filter(|id| !broken.contains(*id)) {
+            by_executable
+                .entry((
+                    sides.base_ids[id].1,
+                    sides.head_ids[id].1,
+                    sides.exclusive.contains(id),
+                ))
+                .or_default()
+                .push(id);
+        }
+        by_executable.into_values().collect()
+    } else {
+        ids.iter()
+            .filter(|id| !broken.contains(*id))
+            .map(|id| vec![id.as_str()])
+            .collect()
+    };
+    rng.shuffle(&mut units);
+    let mut measured = 0;
+    for unit in &units {
+        measured += unit.len();
+        bar.set_message(format!("{label} {}", unit[0]));
+        match sides.round(unit, rng.coin(), bar) {
+            Ok(pairs) => {
+                for (id, pair) in unit.iter().zip(pairs) {
+                    push(id, pair);
+                }
+            }
             Err((side, error)) => {
-                record_failure(failures, side, id.to_string(), error)?;
-                broken.insert(id.to_string());
+                let message = format!("{error:#}");
+                for id in unit {
+                    record_failure(failures, side, id.to_string(), anyhow::anyhow!("{message}"))?;
+                    broken.insert(id.to_string());
+                }
             }
         }
     }
-    Ok(order.len())
+    Ok(measured)
 }
 
 /// Records a benchmark's failure on one side; after Ctrl-C the error ends the gate instead.
@@ -633,30 +671,36 @@ struct Sides<'a> {
     statistic: RoundStatistic,
     parallel: bool,
     keep_samples: bool,
+    batch: bool,
+    /// Benchmarks that need the whole machine (`exclusive`): their sides never run at once.
+    exclusive: BTreeSet<String>,
 }
 
 impl Sides<'_> {
-    /// One round of one benchmark: both sides, in the order the coin says, or at once, each
-    /// pinned to a core of its own (the coin then picks which side gets which core).
+    /// One round of a unit of benchmarks (of one executable): both sides, in the order the
+    /// coin says, or with `--parallel` at once, each pinned to a core of its own (the coin then
+    /// picks which side gets which core) unless the unit is `exclusive`. The pairs come in the
+    /// order of `unit`.
     fn round(
         &self,
-        id: &str,
+        unit: &[&str],
         head_first: bool,
         bar: &indicatif::ProgressBar,
-    ) -> Result<RoundPair, (SideName, anyhow::Error)> {
+    ) -> Result<Vec<RoundPair>, (SideName, anyhow::Error)> {
         let order = if head_first {
             [SideName::Head, SideName::Base]
         } else {
             [SideName::Base, SideName::Head]
         };
         let mut values = [None, None];
-        if self.parallel {
+        let parallel = self.parallel && !unit.iter().any(|id| self.exclusive.contains(*id));
+        if parallel {
             let results: Vec<_> = std::thread::scope(|scope| {
                 let handles: Vec<_> = order
                     .iter()
                     .enumerate()
                     .map(|(cpu, &name)| {
-                        scope.spawn(move || (name, self.once(name, id, Some(cpu), bar)))
+                        scope.spawn(move || (name, self.once(name, unit, Some(cpu), bar)))
                     })
                     .collect();
                 handles
@@ -669,48 +713,76 @@ impl Sides<'_> {
             }
         } else {
             for name in order {
-                let value = self.once(name, id, None, bar).map_err(|e| (name, e))?;
+                let value = self.once(name, unit, None, bar).map_err(|e| (name, e))?;
                 values[usize::from(name == SideName::Head)] = Some(value);
             }
         }
-        let [(base, base_samples), (head, head_samples)] =
-            values.map(|v| v.expect("both sides ran"));
-        Ok(RoundPair {
-            base: base.get(self.statistic),
-            head: head.get(self.statistic),
-            head_first,
-            parallel: self.parallel,
-            values: Some([base, head]),
-            samples: self.keep_samples.then_some([base_samples, head_samples]),
-        })
+        let [base, head] = values.map(|v| v.expect("both sides ran"));
+        Ok(base
+            .into_iter()
+            .zip(head)
+            .map(|((base, base_samples), (head, head_samples))| RoundPair {
+                base: base.get(self.statistic),
+                head: head.get(self.statistic),
+                head_first,
+                parallel,
+                values: Some([base, head]),
+                samples: self.keep_samples.then_some([base_samples, head_samples]),
+            })
+            .collect())
     }
 
-    /// One criterion run of `id` on side `name`, on core `cpu` if given.
+    /// One criterion run of `unit` (benchmarks of one executable) on side `name`, on core
+    /// `cpu` if given: one benchmark by its exact id, several by an anchored alternation.
     fn once(
         &self,
         name: SideName,
-        id: &str,
+        unit: &[&str],
         cpu: Option<usize>,
         bar: &indicatif::ProgressBar,
-    ) -> anyhow::Result<(RoundValues, Vec<f64>)> {
+    ) -> anyhow::Result<Vec<(RoundValues, Vec<f64>)>> {
         let (side, ids) = match name {
             SideName::Base => (self.base, self.base_ids),
             SideName::Head => (self.head, self.head_ids),
         };
-        let built = &side.built[ids[id].1];
+        let built = &side.built[ids[unit[0]].1];
         let scratch = self.scratch.join(name.to_string());
         workdir::fresh_dir(&scratch)?;
-        side.run_criterion(built, self.settings, Some((id, true)), &scratch, cpu, bar)?;
+        let selection = match unit {
+            [id] => (id.to_string(), true),
+            _ => (
+                format!(
+                    "^({})$",
+                    unit.iter()
+                        .map(|id| regex::escape(id))
+                        .collect::<Vec<_>>()
+                        .join("|")
+                ),
+                false,
+            ),
+        };
+        side.run_criterion(
+            built,
+            self.settings,
+            Some((&selection.0, selection.1)),
+            &scratch,
+            cpu,
+            bar,
+        )?;
         let run = criterion::read_dir(&scratch, "new")?;
-        let benchmark = run
-            .benchmarks
-            .iter()
-            .find(|b| b.id == id)
-            .with_context(|| format!("benchmark {id} wrote no measurements"))?;
-        Ok((
-            RoundValues::of(&benchmark.samples),
-            benchmark.samples.clone(),
-        ))
+        unit.iter()
+            .map(|id| {
+                let benchmark = run
+                    .benchmarks
+                    .iter()
+                    .find(|b| b.id == *id)
+                    .with_context(|| format!("benchmark {id} wrote no measurements"))?;
+                Ok((
+                    RoundValues::of(&benchmark.samples),
+                    benchmark.samples.clone(),
+                ))
+            })
+            .collect()
     }
 }
 
