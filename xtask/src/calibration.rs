@@ -77,7 +77,7 @@ pub fn calibrate(
     let design = Design {
         rounds: config.compare.rounds,
         rerun_rounds: config.compare.rerun_rounds,
-        statistic: paired::RoundStatistic::Median,
+        statistic: config.compare.statistic,
     };
     let alarms = evaluate::false_alarms(&pools, design, config, resampled, seed);
     let noise = evaluate::noise(&pools);
@@ -94,7 +94,12 @@ pub fn calibrate(
                 .iter()
                 .filter_map(|(_, r)| r.wall.iter().find(|w| w.id == pool.id))
                 .map(|w| {
-                    let d = paired::log_ratios(&w.rounds);
+                    let rounds: Vec<_> = w
+                        .rounds
+                        .iter()
+                        .map(|r| r.under(design.statistic).unwrap_or_else(|| r.clone()))
+                        .collect();
+                    let d = paired::log_ratios(&rounds);
                     if d.is_empty() {
                         0.0
                     } else {

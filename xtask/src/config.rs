@@ -40,6 +40,9 @@
 //! warm_up_time = 0.3           # criterion settings of one round, seconds
 //! measurement_time = 1.0
 //! threshold_floor = 0.03       # the lowest wall-time threshold `calibrate` may set
+//! statistic = "median"         # a round's value: median, minimum, mean or trimmed_mean
+//! parallel = false             # both sides of a round at once, a core each
+//! batch = false                # one criterion process per side and executable per round
 //! ignore = ["docs/**"]         # changed files that cannot change any benchmark
 //!
 //! [env]
@@ -56,6 +59,7 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 
 use crate::model::Metric;
+use crate::paired::RoundStatistic;
 
 /// Defaults: wall time must move by 10 % (run-to-run shifts of several percent are normal on
 /// a shared machine, DETECTION.md), instructions by 0.2 %.
@@ -102,6 +106,13 @@ pub struct CompareSettings {
     pub measurement_time: f64,
     /// The lowest wall-time threshold `calibrate` may give a benchmark.
     pub threshold_floor: f64,
+    /// How a round's samples become the round's value.
+    pub statistic: RoundStatistic,
+    /// Both sides of a round at once, each pinned to a core of its own (benchmarks marked
+    /// `exclusive` excepted).
+    pub parallel: bool,
+    /// One criterion process per side and executable in each round.
+    pub batch: bool,
     /// Globs of changed files that cannot change a benchmark (documentation, CI, baselines).
     pub ignore: Vec<String>,
 }
@@ -125,6 +136,9 @@ impl Default for CompareSettings {
             warm_up_time: 0.3,
             measurement_time: 1.0,
             threshold_floor: 0.03,
+            statistic: RoundStatistic::Median,
+            parallel: false,
+            batch: false,
             ignore: DEFAULT_IGNORE.iter().map(|s| s.to_string()).collect(),
         }
     }
@@ -198,6 +212,9 @@ struct CompareSection {
     warm_up_time: Option<f64>,
     measurement_time: Option<f64>,
     threshold_floor: Option<f64>,
+    statistic: Option<String>,
+    parallel: Option<bool>,
+    batch: Option<bool>,
     ignore: Option<Vec<String>>,
 }
 
@@ -314,6 +331,13 @@ impl Config {
                     *slot = value;
                 }
             }
+            if let Some(statistic) = section.statistic {
+                c.statistic = statistic
+                    .parse()
+                    .map_err(|e| anyhow::anyhow!("[compare] statistic: {e}"))?;
+            }
+            c.parallel = section.parallel.unwrap_or(c.parallel);
+            c.batch = section.batch.unwrap_or(c.batch);
             if let Some(ignore) = section.ignore {
                 for glob in &ignore {
                     globset::Glob::new(glob)
@@ -489,6 +513,21 @@ mod tests {
             Config::parse("[compare]\nmeasurement_time = -1").unwrap_err()
         );
         assert!(error.contains("measurement_time"), "{error}");
+        assert_eq!(config.compare.statistic, RoundStatistic::Median);
+        assert!(!config.compare.parallel && !config.compare.batch);
+        let design =
+            Config::parse("[compare]\nstatistic = \"minimum\"\nparallel = true\nbatch = true")
+                .unwrap();
+        assert_eq!(design.compare.statistic, RoundStatistic::Minimum);
+        assert!(design.compare.parallel && design.compare.batch);
+        let error = format!(
+            "{:#}",
+            Config::parse("[compare]\nstatistic = \"mode\"").unwrap_err()
+        );
+        assert!(
+            error.contains("statistic") && error.contains("minimum"),
+            "{error}"
+        );
     }
 
     fn check(toml: &str, id: &str, metric: Metric, expected: f64) {

@@ -196,10 +196,10 @@ pub fn resampled_gate(
         let pool = &pools[i].rounds;
         (0..n)
             .map(|_| {
-                let mut pair = pool[rng.below(pool.len())].clone();
-                if design.statistic != RoundStatistic::Median {
-                    pair = pair.under(design.statistic).unwrap_or(pair);
-                }
+                let drawn = &pool[rng.below(pool.len())];
+                let mut pair = drawn
+                    .under(design.statistic)
+                    .unwrap_or_else(|| drawn.clone());
                 if rng.coin() {
                     std::mem::swap(&mut pair.base, &mut pair.head);
                 }

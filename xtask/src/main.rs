@@ -123,16 +123,23 @@ enum BenchCommand {
         /// measurement_time).
         #[arg(long, value_name = "SECONDS")]
         measurement_time: Option<f64>,
-        /// Run both sides of a round at the same time, each pinned to a core of its own.
-        #[arg(long)]
-        parallel: bool,
+        /// Run both sides of a round at the same time, each pinned to a core of its own
+        /// (benchmarks marked `exclusive` in bench.toml excepted); `--parallel false` runs them
+        /// in turn (bench.toml's [compare] parallel).
+        #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+        parallel: Option<bool>,
         /// Keep every round's samples in the --results file (for `evaluate`).
         #[arg(long)]
         keep_samples: bool,
         /// One criterion process per side and executable in each round instead of one per
-        /// benchmark (setup and start-up once per executable).
+        /// benchmark (setup and start-up once per executable); `--batch false` one per
+        /// benchmark (bench.toml's [compare] batch).
+        #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+        batch: Option<bool>,
+        /// How a round's samples become its value: median, minimum, mean, trimmed_mean
+        /// (bench.toml's [compare] statistic).
         #[arg(long)]
-        batch: bool,
+        statistic: Option<xtask::paired::RoundStatistic>,
         /// BASE and HEAD are one commit: build it once and run the same executables on both
         /// sides (an A/A gate of one build).
         #[arg(long)]
@@ -196,9 +203,9 @@ enum BenchCommand {
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// The round statistic the resampled gates decide on: median, minimum, mean,
-        /// trimmed_mean.
-        #[arg(long, default_value = "median")]
-        statistic: xtask::paired::RoundStatistic,
+        /// trimmed_mean (bench.toml's [compare] statistic).
+        #[arg(long)]
+        statistic: Option<xtask::paired::RoundStatistic>,
         /// Use the thresholds of the machine's calibration (baselines/calibration/), as the
         /// gate does; without it, bench.toml's.
         #[arg(long)]
@@ -278,6 +285,7 @@ fn main() -> ExitCode {
             parallel,
             keep_samples,
             batch,
+            statistic,
             same_build,
             head_env,
             results,
@@ -298,6 +306,7 @@ fn main() -> ExitCode {
                 parallel,
                 keep_samples,
                 batch,
+                statistic,
                 same_build,
                 head_env,
                 results,

@@ -56,13 +56,16 @@ pub struct CompareOptions {
     /// Seconds of one round's criterion warm-up and measurement.
     pub warm_up_time: Option<f64>,
     pub measurement_time: Option<f64>,
-    /// Both sides of a round at once, each pinned to a core of its own.
-    pub parallel: bool,
+    /// Both sides of a round at once, each pinned to a core of its own (bench.toml's
+    /// [compare] parallel when `None`).
+    pub parallel: Option<bool>,
     /// Keep every round's samples in the results.
     pub keep_samples: bool,
     /// One criterion process per side and executable in each round, instead of one per
-    /// benchmark: setup and start-up paid once per executable.
-    pub batch: bool,
+    /// benchmark: setup and start-up paid once per executable ([compare] batch when `None`).
+    pub batch: Option<bool>,
+    /// How a round's samples become its value ([compare] statistic when `None`).
+    pub statistic: Option<RoundStatistic>,
     /// BASE and HEAD are one commit: build it once and run the same executables on both
     /// sides (an A/A gate of one build).
     pub same_build: bool,
@@ -122,7 +125,10 @@ pub fn compare(root: &Path, options: &CompareOptions) -> anyhow::Result<bool> {
             *slot = seconds;
         }
     }
-    if options.parallel && std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+    settings.parallel = options.parallel.unwrap_or(settings.parallel);
+    settings.batch = options.batch.unwrap_or(settings.batch);
+    settings.statistic = options.statistic.unwrap_or(settings.statistic);
+    if settings.parallel && std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
         bail!("--parallel needs two cores, one per side; this machine has one");
     }
     let seed = options.seed.unwrap_or_else(|| {
@@ -358,10 +364,10 @@ pub fn compare(root: &Path, options: &CompareOptions) -> anyhow::Result<bool> {
         head_ids: &head_ids,
         scratch: out.join("criterion"),
         settings: &criterion_settings,
-        statistic: RoundStatistic::Median,
-        parallel: options.parallel,
+        statistic: settings.statistic,
+        parallel: settings.parallel,
         keep_samples: options.keep_samples,
-        batch: options.batch,
+        batch: settings.batch,
         exclusive: wall_plan
             .iter()
             .filter(|id| config.is_exclusive(id))
@@ -465,7 +471,7 @@ pub fn compare(root: &Path, options: &CompareOptions) -> anyhow::Result<bool> {
         machine,
         shard: options.shard,
         seed,
-        statistic: RoundStatistic::Median,
+        statistic: settings.statistic,
         wall,
         instructions,
         one_sided,

@@ -19,7 +19,9 @@ pub struct EvaluateOptions {
     /// Resampled gates for the false-alarm rate, and per benchmark and δ for power.
     pub gates: usize,
     pub seed: u64,
-    pub statistic: RoundStatistic,
+    /// The round statistic of the resampled gates (bench.toml's [compare] statistic when
+    /// `None`).
+    pub statistic: Option<RoundStatistic>,
     /// Judge with the thresholds of the machine's calibration, as the gate would.
     pub calibrated: bool,
     pub markdown: Option<PathBuf>,
@@ -69,7 +71,7 @@ pub fn evaluate(root: &Path, options: &EvaluateOptions) -> anyhow::Result<bool> 
     let design = Design {
         rounds: config.compare.rounds,
         rerun_rounds: config.compare.rerun_rounds,
-        statistic: options.statistic,
+        statistic: options.statistic.unwrap_or(config.compare.statistic),
     };
     // The recorded gates, decided as they ran: independent comparisons.
     let independent = files
@@ -86,7 +88,7 @@ pub fn evaluate(root: &Path, options: &EvaluateOptions) -> anyhow::Result<bool> 
         files: files.iter().map(|(name, _)| name.clone()).collect(),
         thresholds,
         independent_gates: evaluate::Rate::new(independent, files.len()),
-        statistic: options.statistic,
+        statistic: design.statistic,
         rounds: design.rounds,
         rerun_rounds: design.rerun_rounds,
         noise: evaluate::noise(&pools),
