@@ -46,6 +46,12 @@ pub fn pools(files: &[(String, GateResults)]) -> anyhow::Result<Vec<Pool>> {
                 results.head.label()
             );
         }
+        if !results.head_env.is_empty() {
+            bail!(
+                "{name}: not an A/A gate: the head ran with {}; evaluate needs gates whose sides ran the same thing",
+                results.head_env.join(" ")
+            );
+        }
         for wall in &results.wall {
             by_id
                 .entry(wall.id.clone())
@@ -711,6 +717,13 @@ mod tests {
         let error = pools(&[("pr.json".to_string(), results)]).unwrap_err();
         assert!(
             format!("{error}").starts_with("pr.json: not an A/A gate"),
+            "{error}"
+        );
+        let mut injected = aa(&[1.0; 5], &["x/a"]);
+        injected.head_env = vec!["PERF_GUARD_INJECT_SLOWDOWN=0.1".into()];
+        let error = pools(&[("slow.json".to_string(), injected)]).unwrap_err();
+        assert!(
+            format!("{error}").contains("PERF_GUARD_INJECT_SLOWDOWN=0.1"),
             "{error}"
         );
     }

@@ -50,6 +50,10 @@ pub struct GateResults {
     pub seed: u64,
     /// The per-round statistic of each side's samples.
     pub statistic: RoundStatistic,
+    /// `KEY=VALUE`s given to the head side's benchmarks only (`--head-env`): the sides did not
+    /// run the same thing even when their commits agree.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub head_env: Vec<String>,
     pub wall: Vec<WallResult>,
     pub instructions: Vec<CountResult>,
     /// Benchmarks that only one side has.
@@ -77,6 +81,7 @@ impl GateResults {
             shard: None,
             seed: 0,
             statistic: RoundStatistic::Median,
+            head_env: Vec::new(),
             wall: Vec::new(),
             instructions: Vec::new(),
             one_sided: Vec::new(),
@@ -646,6 +651,7 @@ mod tests {
             shard: None,
             seed: 1,
             statistic: RoundStatistic::Median,
+            head_env: Vec::new(),
             wall,
             instructions: vec![
                 CountResult {

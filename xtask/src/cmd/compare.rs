@@ -125,11 +125,20 @@ pub fn compare(root: &Path, options: &CompareOptions) -> anyhow::Result<bool> {
             *slot = seconds;
         }
     }
-    settings.parallel = options.parallel.unwrap_or(settings.parallel);
     settings.batch = options.batch.unwrap_or(settings.batch);
     settings.statistic = options.statistic.unwrap_or(settings.statistic);
-    if settings.parallel && std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
-        bail!("--parallel needs two cores, one per side; this machine has one");
+    let one_core = std::thread::available_parallelism().map_or(1, |n| n.get()) < 2;
+    match options.parallel {
+        Some(true) if one_core => {
+            bail!("--parallel needs two cores, one per side; this machine has one")
+        }
+        Some(parallel) => settings.parallel = parallel,
+        // bench.toml's choice, where the machine can follow it.
+        None if one_core && settings.parallel => {
+            eprintln!("compare: one core: the sides run in turn ([compare] parallel needs two)");
+            settings.parallel = false;
+        }
+        None => {}
     }
     let seed = options.seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
@@ -472,6 +481,11 @@ pub fn compare(root: &Path, options: &CompareOptions) -> anyhow::Result<bool> {
         shard: options.shard,
         seed,
         statistic: settings.statistic,
+        head_env: options
+            .head_env
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect(),
         wall,
         instructions,
         one_sided,
