@@ -97,7 +97,7 @@ pub fn calibrate(
                     let rounds: Vec<_> = w
                         .rounds
                         .iter()
-                        .map(|r| r.under(design.statistic).unwrap_or_else(|| r.clone()))
+                        .map(|r| r.under_or_as_run(design.statistic))
                         .collect();
                     let d = paired::log_ratios(&rounds);
                     if d.is_empty() {

@@ -202,10 +202,7 @@ pub fn resampled_gate(
         let pool = &pools[i].rounds;
         (0..n)
             .map(|_| {
-                let drawn = &pool[rng.below(pool.len())];
-                let mut pair = drawn
-                    .under(design.statistic)
-                    .unwrap_or_else(|| drawn.clone());
+                let mut pair = pool[rng.below(pool.len())].under_or_as_run(design.statistic);
                 if rng.coin() {
                     std::mem::swap(&mut pair.base, &mut pair.head);
                 }

@@ -219,6 +219,11 @@ impl RoundPair {
             ..self.clone()
         })
     }
+
+    /// The round under `statistic` where it was recorded, else as it ran.
+    pub fn under_or_as_run(&self, statistic: RoundStatistic) -> RoundPair {
+        self.under(statistic).unwrap_or_else(|| self.clone())
+    }
 }
 
 /// One instruction-count benchmark.

@@ -539,9 +539,10 @@ fn run_round(
     failures: &mut Vec<Failure>,
     mut push: impl FnMut(&str, RoundPair),
 ) -> anyhow::Result<usize> {
+    let live = ids.iter().filter(|id| !broken.contains(*id));
     let mut units: Vec<Vec<&str>> = if sides.batch {
         let mut by_executable: BTreeMap<(usize, usize, bool), Vec<&str>> = BTreeMap::new();
-        for id in ids.iter().filter(|id| !broken.contains(*id)) {
+        for id in live {
             by_executable
                 .entry((
                     sides.base_ids[id].1,
@@ -553,10 +554,7 @@ fn run_round(
         }
         by_executable.into_values().collect()
     } else {
-        ids.iter()
-            .filter(|id| !broken.contains(*id))
-            .map(|id| vec![id.as_str()])
-            .collect()
+        live.map(|id| vec![id.as_str()]).collect()
     };
     rng.shuffle(&mut units);
     let mut measured = 0;
