@@ -93,6 +93,9 @@ pub struct Config {
     /// Wall-time thresholds of the gate learned by `calibrate` for this machine class; they
     /// win over the configured ones.
     calibrated: std::collections::BTreeMap<String, f64>,
+    /// `[history.aliases]`: old benchmark id → new id, so a benchmark renamed on purpose keeps
+    /// its history (see `history::apply_aliases`). Never a cycle.
+    pub history_aliases: std::collections::BTreeMap<String, String>,
 }
 
 /// The interleaved gate's settings (`[compare]`).
@@ -182,6 +185,7 @@ impl Default for Config {
             pairs: Vec::new(),
             overrides: Vec::new(),
             calibrated: Default::default(),
+            history_aliases: Default::default(),
         }
     }
 }
@@ -200,6 +204,14 @@ struct File {
     env: std::collections::BTreeMap<String, String>,
     #[serde(default, rename = "pair")]
     pairs: Vec<Pair>,
+    history: Option<HistorySection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HistorySection {
+    #[serde(default)]
+    aliases: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -238,6 +250,28 @@ struct OverrideSection {
     exclusive: Option<bool>,
 }
 
+/// Refuses alias maps that would lose history: an empty id, a rename to itself, or a cycle.
+fn check_aliases(
+    aliases: std::collections::BTreeMap<String, String>,
+) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    for (old, new) in &aliases {
+        if old.is_empty() || new.is_empty() {
+            bail!("[history.aliases] has an empty benchmark id; give the old and the new id");
+        }
+        let mut seen = std::collections::BTreeSet::from([old.as_str()]);
+        let mut next = new.as_str();
+        while let Some(further) = aliases.get(next) {
+            if !seen.insert(next) {
+                bail!(
+                    "[history.aliases] renames {old:?} in a cycle through {next:?}; each id must end at one current id"
+                );
+            }
+            next = further;
+        }
+    }
+    Ok(aliases)
+}
+
 impl Config {
     /// Reads `path`; a missing file gives the defaults.
     pub fn load(path: &Path) -> anyhow::Result<Config> {
@@ -268,6 +302,9 @@ impl Config {
     pub fn parse(text: &str) -> anyhow::Result<Config> {
         let file: File = toml::from_str(text)?;
         let mut config = Config::default();
+        if let Some(history) = file.history {
+            config.history_aliases = check_aliases(history.aliases)?;
+        }
         if let Some(alpha) = file.alpha {
             if !(alpha > 0.0 && alpha < 1.0) {
                 bail!("alpha must be between 0 and 1, got {alpha}");
@@ -473,6 +510,20 @@ fn check_threshold(threshold: f64) -> anyhow::Result<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn history_aliases_are_read_and_cycles_refused() {
+        let config = Config::parse(
+            "[history.aliases]\n\"cache/get/old\" = \"cache/get/mid\"\n\"cache/get/mid\" = \"cache/get/new\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.history_aliases.len(), 2);
+        assert_eq!(config.history_aliases["cache/get/old"], "cache/get/mid");
+        let cycle = Config::parse("[history.aliases]\na = \"b\"\nb = \"a\"\n").unwrap_err();
+        assert!(format!("{cycle:#}").contains("cycle"), "{cycle:#}");
+        let to_itself = Config::parse("[history.aliases]\na = \"a\"\n").unwrap_err();
+        assert!(format!("{to_itself:#}").contains("cycle"), "{to_itself:#}");
+    }
 
     #[test]
     fn compare_section_env_and_pairs() {
