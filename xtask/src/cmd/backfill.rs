@@ -1,0 +1,290 @@
+//! `cargo xtask bench backfill RANGE`: measures past commits now and appends them to this
+//! machine class's history file (see `backfill.rs` for the walk and its resume rule).
+//!
+//! Each commit is checked out into `target/xtask-bench/<command>/checkout` and built into one
+//! target folder (`target/xtask-bench/<command>/target`), so consecutive commits build
+//! incrementally; the iai-callgrind runner of the commit's iai-callgrind version comes from
+//! `target/iai-callgrind-runner/<version>/` (installed once per version).
+
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use anyhow::bail;
+use git2::{Oid, Repository};
+use regex::Regex;
+
+use crate::backfill::{self, Measurer, Selection};
+use crate::bisect::short;
+use crate::changes::{self, Package};
+use crate::config::Config;
+use crate::discover::{self, Harness};
+use crate::measure::{self, CriterionSettings, Side, Targets};
+use crate::model::{Benchmark, Machine, Run, RunMeta, SCHEMA_VERSION};
+use crate::worktree::{self, Checkouts, Source};
+use crate::{history, meta, run, workdir};
+
+/// Options of `backfill`.
+#[derive(Debug, Default, Clone)]
+pub struct BackfillOptions {
+    /// `FROM..TO` or one revision (from the root commit).
+    pub range: String,
+    pub filter: Option<String>,
+    /// The history folder (`baselines/history` by default).
+    pub history: Option<PathBuf>,
+    /// Criterion benchmarks too, not only instruction counts.
+    pub wall_time: bool,
+    /// Skip commits whose change cannot affect a benchmark.
+    pub only_changed: bool,
+}
+
+pub fn backfill(root: &Path, options: &BackfillOptions) -> anyhow::Result<bool> {
+    let repo = worktree::open(root)?;
+    let commits = backfill::commits(&repo, &options.range)?;
+    if commits.is_empty() {
+        bail!(
+            "range {:?} holds no commits (FROM..TO lists the commits reachable from TO and not from FROM); check the order of the revisions",
+            options.range
+        );
+    }
+    let config = Config::load(&root.join("bench.toml"))?;
+    let filter = measure::compile_filter(options.filter.as_deref())?;
+    let class = Machine::detect().class();
+    let dir = options
+        .history
+        .clone()
+        .unwrap_or_else(|| root.join("baselines").join("history"));
+    let file = history::path(&dir, &class);
+    let metadata = discover::metadata(root)?;
+    let repo_root = repo
+        .workdir()
+        .map(|dir| dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()))
+        .unwrap_or_else(|| root.to_path_buf());
+    let harnesses: BTreeSet<String> = discover::bench_targets(&metadata)
+        .into_iter()
+        .filter(|target| options.wall_time || target.harness == Harness::IaiCallgrind)
+        .map(|target| target.package)
+        .collect();
+    eprintln!(
+        "backfill: {} commits of {} into {}",
+        commits.len(),
+        options.range,
+        file.display()
+    );
+    let mut measurer = CommitMeasurer {
+        runner: CommitRunner::new(
+            root,
+            &repo,
+            "backfill",
+            options.wall_time,
+            options.filter.clone(),
+            &config,
+        )?,
+        packages: changes::packages(&metadata, &repo_root),
+        bench_packages: harnesses,
+        ignore: config.compare.ignore.clone(),
+    };
+    let selection = Selection {
+        filter,
+        wall_time: options.wall_time,
+    };
+    let summary = backfill::backfill(
+        &repo,
+        &commits,
+        &file,
+        &selection,
+        options.only_changed,
+        &mut measurer,
+    )?;
+    eprintln!("{}", summary.line());
+    if summary.recorded.is_empty() && summary.present.is_empty() && !summary.failed.is_empty() {
+        bail!(
+            "none of the {} commits of {} could be measured; see the messages above",
+            summary.failed.len(),
+            options.range
+        );
+    }
+    Ok(false)
+}
+
+/// The real [`Measurer`]: a checkout, a build and a run per commit; what a change affects from
+/// the current workspace's packages (a file outside them, or in a folder that is no package
+/// now, affects everything, so old layouts err on measuring).
+struct CommitMeasurer<'a> {
+    runner: CommitRunner<'a>,
+    packages: Vec<Package>,
+    /// The packages with benchmarks of the selected harnesses.
+    bench_packages: BTreeSet<String>,
+    ignore: Vec<String>,
+}
+
+impl Measurer for CommitMeasurer<'_> {
+    fn measure(&mut self, commit: Oid) -> anyhow::Result<Option<Run>> {
+        let Some((benchmarks, meta)) = self.runner.run(commit)? else {
+            return Ok(None);
+        };
+        Ok(Some(Run {
+            schema_version: SCHEMA_VERSION,
+            meta,
+            benchmarks,
+        }))
+    }
+
+    fn affects_benchmarks(&mut self, commit: Oid) -> anyhow::Result<bool> {
+        let repo = self.runner.repo;
+        let Some(parent) = repo.find_commit(commit)?.parent_ids().next() else {
+            return Ok(true);
+        };
+        let changed = worktree::changed_files(repo, parent, Source::Commit(commit))?;
+        let affected = changes::affected(&self.packages, &changed, &self.ignore)?;
+        Ok(self
+            .bench_packages
+            .iter()
+            .any(|package| affected.contains(package)))
+    }
+}
+
+/// Checks out, builds and runs the benchmarks of one commit after another, in folders of one
+/// command (`target/xtask-bench/<name>/`), holding the harness's lock.
+pub(crate) struct CommitRunner<'a> {
+    pub(crate) repo: &'a Repository,
+    name: &'static str,
+    prefix: PathBuf,
+    /// The workspace's target folder: the iai-callgrind runners live there.
+    target_dir: PathBuf,
+    dir: PathBuf,
+    wall_time: bool,
+    filter_text: Option<String>,
+    filter: Option<Regex>,
+    env: Vec<(OsString, OsString)>,
+    _checkouts: Checkouts,
+    _lock: workdir::RunLock,
+}
+
+impl<'a> CommitRunner<'a> {
+    /// A runner for the commits of `repo` (the repository of the workspace at `root`):
+    /// iai-callgrind benchmarks, and with `wall_time` criterion ones; `filter` selects ids.
+    pub(crate) fn new(
+        root: &Path,
+        repo: &'a Repository,
+        name: &'static str,
+        wall_time: bool,
+        filter: Option<String>,
+        config: &Config,
+    ) -> anyhow::Result<CommitRunner<'a>> {
+        let metadata = discover::metadata(root)?;
+        let target_dir = metadata.target_directory.as_std_path().to_path_buf();
+        let lock = workdir::lock(&target_dir)?;
+        let dir = workdir::work_dir(&target_dir).join(name);
+        let checkouts = Checkouts::new(vec![dir.join("checkout"), dir.join("out")])?;
+        Ok(CommitRunner {
+            repo,
+            name,
+            prefix: worktree::workspace_prefix(repo, root)?,
+            target_dir,
+            dir,
+            wall_time,
+            filter: measure::compile_filter(filter.as_deref())?,
+            filter_text: filter,
+            env: config.env.clone(),
+            _checkouts: checkouts,
+            _lock: lock,
+        })
+    }
+
+    /// The benchmarks of `commit` the filter selects and the run's metadata (naming the
+    /// commit); `None` when the commit does not build or its benchmarks fail (said on stderr).
+    pub(crate) fn run(&mut self, commit: Oid) -> anyhow::Result<Option<(Vec<Benchmark>, RunMeta)>> {
+        let checkout = self.dir.join("checkout");
+        worktree::checkout(self.repo, Source::Commit(commit), &checkout)?;
+        let root = checkout.join(&self.prefix);
+        let started = Instant::now();
+        let side = match self.build(&root) {
+            Ok(side) => side,
+            Err(error) => return self.failed(commit, "does not build", error),
+        };
+        let build_seconds = started.elapsed().as_secs_f64();
+        let started = Instant::now();
+        let benchmarks = match self.execute(&side) {
+            Ok(benchmarks) => benchmarks,
+            Err(error) => return self.failed(commit, "cannot run its benchmarks", error),
+        };
+        eprintln!(
+            "{}: {} built in {build_seconds:.0} s, {} benchmarks measured in {:.0} s",
+            self.name,
+            short(commit),
+            benchmarks.len(),
+            started.elapsed().as_secs_f64()
+        );
+        // The checkout is not a repository of its own: the git state is the commit's, not
+        // that of the repository around the target folder.
+        let mut meta = meta::collect(&root);
+        meta.commit = Some(commit.to_string());
+        meta.branch = None;
+        meta.dirty = Some(false);
+        Ok(Some((benchmarks, meta)))
+    }
+
+    /// A commit that cannot be measured is skipped, unless Ctrl-C caused it.
+    fn failed<T>(
+        &self,
+        commit: Oid,
+        what: &str,
+        error: anyhow::Error,
+    ) -> anyhow::Result<Option<T>> {
+        if run::INTERRUPTED.load(Ordering::SeqCst) {
+            return Err(error);
+        }
+        eprintln!("{}: {} {what}: {error:#}", self.name, short(commit));
+        Ok(None)
+    }
+
+    fn build(&self, root: &Path) -> anyhow::Result<Side> {
+        let metadata = discover::metadata(root)?;
+        let mut targets = Targets::discover(&metadata, &self.target_dir)?;
+        if !self.wall_time {
+            targets
+                .targets
+                .retain(|target| target.harness == Harness::IaiCallgrind);
+        }
+        if targets.targets.is_empty() {
+            bail!(
+                "no iai-callgrind benchmarks at this commit (with valgrind installed); --wall-time measures criterion ones"
+            );
+        }
+        let mut side = Side::build(root, &targets, Some(&self.dir.join("target")))?;
+        side.env = self.env.clone();
+        Ok(side)
+    }
+
+    fn execute(&self, side: &Side) -> anyhow::Result<Vec<Benchmark>> {
+        let out = self.dir.join("out");
+        let criterion_home = out.join("criterion");
+        let iai_home = out.join("iai");
+        for dir in [&criterion_home, &iai_home] {
+            workdir::fresh_dir(dir)?;
+        }
+        let listed = side.list(self.filter.as_ref())?;
+        let iai = side.iai_selected(self.filter.as_ref(), &iai_home)?;
+        let total = listed.iter().map(|l| l.ids.len() as u64).sum::<u64>() + iai.len() as u64;
+        let bar = run::progress_bar(total);
+        for target in &listed {
+            side.run_criterion(
+                target.built,
+                &CriterionSettings::default(),
+                self.filter_text.as_deref().map(|f| (f, false)),
+                &criterion_home,
+                None,
+                &bar,
+            )?;
+        }
+        for built in iai {
+            side.run_iai(built, &iai_home, &bar)?;
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        measure::read(&criterion_home, &iai_home, self.filter.as_ref())
+    }
+}
