@@ -223,4 +223,35 @@ mod tests {
         ));
         assert!(md.contains("- note with &lt;b&gt;html&lt;/b&gt; \\| pipe"));
     }
+
+    /// Quotes, markup, a control character and bidirectional controls in one id: escaped in
+    /// the table, the notes and the explanation headings, never raw.
+    #[test]
+    fn markdown_escapes_quotes_controls_and_bidi() {
+        let cases = [
+            ("a<b>&\"c'\u{1}", "a&lt;b&gt;&amp;&quot;c&#39;\\\\u\\{1\\}"),
+            ("\u{202e}evil\u{2066}", "\\\\u\\{202e\\}evil\\\\u\\{2066\\}"),
+            ("x\r\ny", "x\\\\r\\\\ny"),
+        ];
+        for (id, want) in cases {
+            assert_eq!(escape_markdown(id), want, "{id:?}");
+        }
+        let mut cmp = hostile_ids();
+        for (row, (id, _)) in cmp.rows.iter_mut().zip(cases) {
+            row.id = id.to_owned();
+        }
+        cmp.rows.truncate(cases.len());
+        let md = markdown(&cmp);
+        for (_, want) in cases {
+            assert!(md.contains(&format!("| {want} |")), "{md}");
+        }
+        for raw in ['<', '\u{1}', '\u{202e}', '\u{2066}', '\r'] {
+            let outside_markup = md
+                .replace("<details>", "")
+                .replace("</details>", "")
+                .replace("<summary>", "")
+                .replace("</summary>", "");
+            assert!(!outside_markup.contains(raw), "{raw:?} in {md}");
+        }
+    }
 }

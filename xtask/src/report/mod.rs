@@ -49,6 +49,64 @@ const VERDICT_ORDER: [Verdict; 6] = [
 const DASH: &str = "—";
 
 // ---------------------------------------------------------------------------------------------
+// Exports
+
+/// A format other tools read, written by `--export FORMAT=PATH`. Each carries the new (head)
+/// side's measurements of a comparison; JUnit also its verdicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// Bencher Metric Format ([`bencher_metric_format`]).
+    Bmf,
+    /// github-action-benchmark's `customSmallerIsBetter` JSON ([`github_action_benchmark`]).
+    GithubActionBenchmark,
+    /// JUnit XML ([`junit`]).
+    Junit,
+}
+
+impl ExportFormat {
+    pub const ALL: [ExportFormat; 3] = [
+        ExportFormat::Bmf,
+        ExportFormat::GithubActionBenchmark,
+        ExportFormat::Junit,
+    ];
+
+    /// The name on the command line: `bmf`, `github-action-benchmark`, `junit`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExportFormat::Bmf => "bmf",
+            ExportFormat::GithubActionBenchmark => "github-action-benchmark",
+            ExportFormat::Junit => "junit",
+        }
+    }
+
+    /// The comparison in this format.
+    pub fn render(self, cmp: &Comparison) -> String {
+        match self {
+            ExportFormat::Bmf => bencher_metric_format(cmp),
+            ExportFormat::GithubActionBenchmark => github_action_benchmark(cmp),
+            ExportFormat::Junit => junit(cmp),
+        }
+    }
+}
+
+impl std::str::FromStr for ExportFormat {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        ExportFormat::ALL
+            .into_iter()
+            .find(|format| format.name() == text)
+            .ok_or_else(|| {
+                let names: Vec<&str> = ExportFormat::ALL.iter().map(|f| f.name()).collect();
+                format!(
+                    "unknown export format {text:?}: give one of {}",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // GitHub step summary
 
 /// Appends `markdown` to the file named by `$GITHUB_STEP_SUMMARY`, if that is set (and not

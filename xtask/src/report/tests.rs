@@ -365,7 +365,7 @@ fn bench(id: &str, metric: Metric, samples: &[f64]) -> Benchmark {
     }
 }
 
-pub(super) fn run() -> Run {
+fn run() -> Run {
     Run {
         schema_version: SCHEMA_VERSION,
         meta: RunMeta::default(),
@@ -375,4 +375,14 @@ pub(super) fn run() -> Run {
             bench("b/fast", Metric::Instructions, &[1234.0]),
         ],
     }
+}
+
+/// [`run`] compared with nothing, as `bench` exports a run without a baseline: every row new.
+pub(super) fn run_alone() -> Comparison {
+    let run = run();
+    let nothing = Run {
+        benchmarks: vec![],
+        ..run.clone()
+    };
+    crate::decide::compare(&nothing, &run, &crate::config::Config::default())
 }
