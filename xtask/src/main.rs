@@ -56,6 +56,13 @@ struct ReportArgs {
     /// Also write the comparison as Markdown here (for a pull-request comment).
     #[arg(long, value_name = "PATH")]
     markdown: Option<PathBuf>,
+    /// Also write an export for another tool; repeatable. FORMAT is `bmf` (Bencher Metric
+    /// Format, for `bencher run --adapter json --file PATH`), `github-action-benchmark` (its
+    /// `customSmallerIsBetter` JSON) or `junit` (JUnit XML, one test case per benchmark, a
+    /// failure per regression). BMF and github-action-benchmark carry the new (head) side's
+    /// measurements. Example: `--export bmf=target/bmf.json --export junit=target/junit.xml`.
+    #[arg(long = "export", value_name = "FORMAT=PATH")]
+    exports: Vec<cmd::Export>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -233,6 +240,7 @@ impl From<ReportArgs> for ReportOptions {
         ReportOptions {
             json: args.json,
             markdown: args.markdown,
+            exports: args.exports,
         }
     }
 }
@@ -261,8 +269,7 @@ fn main() -> ExitCode {
             &BenchOptions {
                 filter: run.filter,
                 quick: run.quick,
-                json: run.reports.json,
-                markdown: run.reports.markdown,
+                reports: run.reports.into(),
             },
         ),
         Some(BenchCommand::Diff {

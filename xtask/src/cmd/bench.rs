@@ -1,9 +1,9 @@
 //! `cargo xtask bench`: discover, build, run, record, compare with the committed baseline of
 //! this machine, report.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::cmd::{ReportOptions, emit};
+use crate::cmd::{ReportOptions, emit, write_exports};
 use crate::config::Config;
 use crate::decide::compare;
 use crate::measure::{self, CriterionSettings, Side, Targets};
@@ -16,8 +16,7 @@ use crate::{discover, meta, run, store};
 pub struct BenchOptions {
     pub filter: Option<String>,
     pub quick: bool,
-    pub json: Option<PathBuf>,
-    pub markdown: Option<PathBuf>,
+    pub reports: ReportOptions,
 }
 
 pub fn bench(root: &Path, options: &BenchOptions) -> anyhow::Result<bool> {
@@ -76,6 +75,12 @@ pub fn bench(root: &Path, options: &BenchOptions) -> anyhow::Result<bool> {
     let class = machine.class();
     let baseline_file = baseline_path(root, &class);
     if !baseline_file.exists() {
+        // Nothing to compare with, but the exports carry this run's measurements all the same.
+        let nothing = Run {
+            benchmarks: Vec::new(),
+            ..run.clone()
+        };
+        write_exports(&compare(&nothing, &run, &config), &options.reports.exports)?;
         if options.filter.is_some() || options.quick {
             eprintln!(
                 "no baseline for this machine ({}) and this was a {} run: nothing to compare, nothing recorded as baseline; run `cargo xtask bench` without flags to create it",
@@ -105,12 +110,6 @@ pub fn bench(root: &Path, options: &BenchOptions) -> anyhow::Result<bool> {
     comparison
         .notes
         .push(format!("baseline: {}", baseline_file.display()));
-    emit(
-        &comparison,
-        &ReportOptions {
-            json: options.json.clone(),
-            markdown: options.markdown.clone(),
-        },
-    )?;
+    emit(&comparison, &options.reports)?;
     Ok(comparison.failed())
 }

@@ -15,13 +15,42 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use crate::decide::Comparison;
-use crate::report;
+use crate::report::{self, ExportFormat};
 
 /// Where the reports go, shared by every command that compares.
 #[derive(Debug, Default, Clone)]
 pub struct ReportOptions {
     pub json: Option<PathBuf>,
     pub markdown: Option<PathBuf>,
+    /// `--export FORMAT=PATH`, in the order given.
+    pub exports: Vec<Export>,
+}
+
+/// One `--export FORMAT=PATH`: a file for another tool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Export {
+    pub format: ExportFormat,
+    pub path: PathBuf,
+}
+
+impl std::str::FromStr for Export {
+    type Err = String;
+
+    /// `bmf=target/bmf.json`: the format's name, `=`, the path (which may hold `=` itself).
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let Some((format, path)) = text.split_once('=') else {
+            return Err(format!(
+                "{text:?}: give FORMAT=PATH, for example bmf=target/bmf.json"
+            ));
+        };
+        if path.is_empty() {
+            return Err(format!("{text:?}: give a path after {format}="));
+        }
+        Ok(Export {
+            format: format.parse()?,
+            path: PathBuf::from(path),
+        })
+    }
 }
 
 /// Prints the terminal table and writes the requested reports (and the job summary on CI).
@@ -41,7 +70,18 @@ pub fn emit(comparison: &Comparison, options: &ReportOptions) -> anyhow::Result<
     if let Some(path) = &options.markdown {
         write_report(path, &markdown)?;
     }
+    write_exports(comparison, &options.exports)?;
     report::write_step_summary(&markdown)?;
+    Ok(())
+}
+
+/// Writes each `--export` file of the comparison (the new side's measurements; JUnit with the
+/// verdicts).
+pub fn write_exports(comparison: &Comparison, exports: &[Export]) -> anyhow::Result<()> {
+    for export in exports {
+        write_report(&export.path, &export.format.render(comparison))
+            .with_context(|| format!("cannot write the {} export", export.format.name()))?;
+    }
     Ok(())
 }
 
@@ -51,4 +91,46 @@ pub fn write_report(path: &Path, text: &str) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     std::fs::write(path, text).with_context(|| format!("cannot write report {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn export_parses_format_and_path() {
+        let cases = [
+            ("bmf=out/bmf.json", ExportFormat::Bmf, "out/bmf.json"),
+            (
+                "github-action-benchmark=a=b.json",
+                ExportFormat::GithubActionBenchmark,
+                "a=b.json",
+            ),
+            (
+                "junit=/tmp/junit.xml",
+                ExportFormat::Junit,
+                "/tmp/junit.xml",
+            ),
+        ];
+        for (text, format, path) in cases {
+            let export: Export = text.parse().unwrap();
+            assert_eq!(export.format, format, "{text}");
+            assert_eq!(export.path, Path::new(path), "{text}");
+        }
+    }
+
+    #[test]
+    fn export_explains_what_it_accepts() {
+        let error = "csv=out.csv".parse::<Export>().unwrap_err();
+        assert!(
+            error.contains(
+                "unknown export format \"csv\": give one of bmf, github-action-benchmark, junit"
+            ),
+            "{error}"
+        );
+        let error = "out.json".parse::<Export>().unwrap_err();
+        assert!(error.contains("give FORMAT=PATH"), "{error}");
+        let error = "bmf=".parse::<Export>().unwrap_err();
+        assert!(error.contains("give a path after bmf="), "{error}");
+    }
 }
