@@ -5,31 +5,35 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{BLUE, FONT, GREEN, GREY, RED, Scale, TEXT, label, percent, suite_of};
+use super::{
+    Area, BLUE, GREEN, GREY, LEGEND_LINE, RED, Scale, Swatch, TEXT, font, label, percent, suite_of,
+    text_style, text_width,
+};
 use crate::decide::{Comparison, Row, Verdict};
 use crate::model::Metric;
 
 const WIDTH: u32 = 960;
 const ROW_HEIGHT: u32 = 26;
-const HEADER: u32 = 62;
+const HEADER: u32 = 66;
 const X_AREA: u32 = 50;
-const LEGEND: u32 = 34;
 const MARGIN: u32 = 16;
-/// The values beside each row (`+5.2%  1.23 µs → 1.30 µs`).
-const VALUES_AREA: u32 = 230;
-const CHAR_WIDTH: f64 = 7.0;
+/// Right of the plot: the change (`+5.2%`, right-aligned in its column), then the medians
+/// (`1.23 µs → 1.30 µs`).
+const CHANGE_COLUMN: i32 = 64;
+const NAME_PX: f64 = 13.0;
+const VALUE_PX: f64 = 12.0;
 /// Names longer than this are cut (with `…`).
 const MAX_NAME_CHARS: usize = 46;
+const INCONCLUSIVE: RGBColor = RGBColor(200, 120, 0);
 
 /// The comparison chart of one suite (see [`suite_of`]), or `None` when no benchmark of the
 /// suite has a change to show (all new, missing, or another suite).
 ///
 /// One row per benchmark, the largest slowdown at the top: a dot at the estimated change of
-/// head against base, whiskers over its confidence interval, a shaded band over ± the
+/// head against base, whiskers over its confidence interval, a shaded band over \u{b1} the
 /// benchmark's threshold, a line at zero; beside it the change and the two medians.
 pub fn comparison_svg(cmp: &Comparison, suite: &str) -> anyhow::Result<Option<String>> {
     let mut rows: Vec<&Row> = cmp
@@ -63,11 +67,44 @@ pub fn comparison_svg(cmp: &Comparison, suite: &str) -> anyhow::Result<Option<St
 
     let widest_name = names
         .iter()
-        .map(|name| name.chars().count())
-        .max()
-        .unwrap_or(1);
-    let name_area = (widest_name as f64 * CHAR_WIDTH + 16.0).max(80.0) as u32;
-    let height = HEADER + n_rows as u32 * ROW_HEIGHT + X_AREA + LEGEND + 8;
+        .map(|name| text_width(name, NAME_PX))
+        .fold(0.0, f64::max);
+    let name_area = (widest_name + 16.0).max(80.0) as u32;
+    let values: Vec<String> = rows.iter().map(|row| values_text(row)).collect();
+    let widest_values = values
+        .iter()
+        .map(|text| text_width(text, VALUE_PX))
+        .fold(0.0, f64::max);
+    let values_area = (f64::from(CHANGE_COLUMN) + 28.0 + widest_values).min(420.0) as u32;
+    // The legend names what this chart shows: the verdicts present, and the rest.
+    let mut legend: Vec<(Swatch, &str)> = [
+        (Verdict::Regressed, "regressed"),
+        (Verdict::Improved, "improved"),
+        (Verdict::Inconclusive, "inconclusive"),
+        (Verdict::Unchanged, "unchanged"),
+    ]
+    .into_iter()
+    .filter(|(verdict, _)| {
+        rows.iter()
+            .any(|row| verdict_color(row.verdict) == verdict_color(*verdict))
+    })
+    .map(|(verdict, words)| (Swatch::Dot(verdict_color(verdict)), words))
+    .collect();
+    if rows.iter().any(|row| row.advisory.is_some()) {
+        legend.push((Swatch::Ring(GREY), "advisory: cannot fail"));
+    }
+    if rows
+        .iter()
+        .any(|row| row.interval.is_some_and(|(lo, hi)| hi > lo))
+    {
+        legend.push((Swatch::Whisker(GREY), "confidence interval"));
+    }
+    if rows.iter().any(|row| row.threshold > 0.0) {
+        legend.push((Swatch::Band(GREEN, 0.12), "within threshold"));
+    }
+    let legend_width = (WIDTH - 2 * MARGIN) as i32;
+    let legend_height = super::legend_lines(&legend, legend_width) * LEGEND_LINE + 10;
+    let height = HEADER + n_rows as u32 * ROW_HEIGHT + X_AREA + legend_height;
 
     let mut svg = String::new();
     {
@@ -76,9 +113,9 @@ pub fn comparison_svg(cmp: &Comparison, suite: &str) -> anyhow::Result<Option<St
         draw_header(&root, suite, n_rows)?;
         let mut chart = ChartBuilder::on(&root)
             .margin_left(MARGIN)
-            .margin_right(MARGIN + VALUES_AREA)
+            .margin_right(MARGIN + values_area)
             .margin_top(HEADER)
-            .margin_bottom(LEGEND)
+            .margin_bottom(legend_height)
             .x_label_area_size(X_AREA)
             .y_label_area_size(name_area)
             .build_cartesian_2d(x_low..x_high, -0.5..n_rows as f64 - 0.5)?;
@@ -100,8 +137,8 @@ pub fn comparison_svg(cmp: &Comparison, suite: &str) -> anyhow::Result<Option<St
                 }
             })
             .x_desc("change of head against base, with its confidence interval")
-            .axis_desc_style((FONT, 13).into_font().color(&TEXT))
-            .label_style((FONT, 12).into_font().color(&TEXT))
+            .axis_desc_style(font(13.0).color(&TEXT))
+            .label_style(font(12.0).color(&TEXT))
             .bold_line_style(RGBColor(236, 236, 236))
             .light_line_style(WHITE)
             .axis_style(GREY)
@@ -114,7 +151,7 @@ pub fn comparison_svg(cmp: &Comparison, suite: &str) -> anyhow::Result<Option<St
             if index % 2 == 1 {
                 chart.draw_series(std::iter::once(Rectangle::new(
                     [(x_low, y - 0.5), (x_high, y + 0.5)],
-                    RGBColor(248, 248, 248).filled(),
+                    RGBColor(247, 247, 247).filled(),
                 )))?;
             }
             let threshold = row.threshold * 100.0;
@@ -148,19 +185,24 @@ pub fn comparison_svg(cmp: &Comparison, suite: &str) -> anyhow::Result<Option<St
                 }
             }
             let dot = if row.advisory.is_some() {
-                Circle::new((change, y), 5, color.stroke_width(2))
+                Circle::new((change, y), 5, WHITE.filled())
             } else {
                 Circle::new((change, y), 5, color.filled())
             };
             chart.draw_series(std::iter::once(dot))?;
+            if row.advisory.is_some() {
+                chart.draw_series(std::iter::once(Circle::new(
+                    (change, y),
+                    5,
+                    color.stroke_width(2),
+                )))?;
+            }
         }
 
         let plot_left = chart.backend_coord(&(x_low, 0.0)).0;
         let plot_right = chart.backend_coord(&(x_high, 0.0)).0;
-        let name_style = (FONT, 13)
-            .into_font()
-            .color(&TEXT)
-            .pos(Pos::new(HPos::Right, VPos::Center));
+        let name_style = text_style(NAME_PX, TEXT, HPos::Right, VPos::Center);
+        let values_style = text_style(VALUE_PX, TEXT, HPos::Left, VPos::Center);
         for (index, (row, name)) in rows.iter().zip(&names).enumerate() {
             let y_pixel = chart.backend_coord(&(x_low, y_of(index))).1;
             root.draw(&Text::new(
@@ -168,17 +210,23 @@ pub fn comparison_svg(cmp: &Comparison, suite: &str) -> anyhow::Result<Option<St
                 (plot_left - 8, y_pixel),
                 name_style.clone(),
             ))?;
-            let values = values_text(row);
+            let change_x = plot_right + 8 + CHANGE_COLUMN;
             root.draw(&Text::new(
-                values,
-                (plot_right + 10, y_pixel),
-                (FONT, 12)
-                    .into_font()
+                row.change.map(percent).unwrap_or_default(),
+                (change_x, y_pixel),
+                font(VALUE_PX)
+                    .style(FontStyle::Bold)
                     .color(&verdict_color(row.verdict))
-                    .pos(Pos::new(HPos::Left, VPos::Center)),
+                    .pos(Pos::new(HPos::Right, VPos::Center)),
+            ))?;
+            root.draw(&Text::new(
+                values[index].clone(),
+                (change_x + 12, y_pixel),
+                values_style.clone(),
             ))?;
         }
-        draw_legend(&root, height)?;
+        let legend_top = (HEADER + n_rows as u32 * ROW_HEIGHT + X_AREA) as i32;
+        super::draw_legend(&root, &legend, MARGIN as i32, legend_top, legend_width)?;
         root.present()?;
     }
     Ok(Some(svg))
@@ -227,18 +275,20 @@ fn row_names(rows: &[&Row], suite: &str) -> Vec<String> {
         .collect()
 }
 
-/// `+5.2%   1.23 µs → 1.30 µs`, with the row's verdict when it is not plain unchanged.
+/// `1.23 \u{2192} 1.30 µs` (base median \u{2192} head median, the unit once), `(advisory)` for
+/// rows that cannot fail.
 fn values_text(row: &Row) -> String {
     let (Some(old), Some(new)) = (&row.old, &row.new) else {
         return String::new();
     };
     let scale = Scale::for_values(&row.unit, old.median.max(new.median));
-    let change = row.change.map(percent).unwrap_or_default();
-    let mut text = format!(
-        "{change}  {} \u{2192} {}",
-        scale.format(old.median),
-        scale.format(new.median)
-    );
+    let (old_text, new_text) = (scale.format(old.median), scale.format(new.median));
+    let suffix = format!(" {}", scale.suffix);
+    let old_text = match old_text.strip_suffix(&suffix) {
+        Some(number) if new_text.ends_with(&suffix) && !scale.suffix.is_empty() => number,
+        _ => &old_text,
+    };
+    let mut text = format!("{old_text} \u{2192} {new_text}");
     if row.advisory.is_some() {
         text.push_str("  (advisory)");
     }
@@ -249,7 +299,7 @@ fn verdict_color(verdict: Verdict) -> RGBColor {
     match verdict {
         Verdict::Regressed => RED,
         Verdict::Improved => GREEN,
-        Verdict::Inconclusive => RGBColor(200, 120, 0),
+        Verdict::Inconclusive => INCONCLUSIVE,
         _ => BLUE,
     }
 }
@@ -268,76 +318,22 @@ fn nice_percent_step(rough: f64) -> f64 {
     nice * power
 }
 
-fn draw_header(
-    root: &DrawingArea<SVGBackend<'_>, Shift>,
-    suite: &str,
-    n_rows: usize,
-) -> anyhow::Result<()> {
+fn draw_header(root: &Area<'_>, suite: &str, n_rows: usize) -> anyhow::Result<()> {
     root.draw(&Text::new(
         format!("{}: head against base", label(suite, 60)),
-        (MARGIN as i32, 10),
-        (FONT, 20)
-            .into_font()
+        (MARGIN as i32, 12),
+        font(18.0)
             .style(FontStyle::Bold)
             .color(&TEXT)
             .pos(Pos::new(HPos::Left, VPos::Top)),
     ))?;
     root.draw(&Text::new(
         format!(
-            "{n_rows} benchmark{}, the largest slowdown first; right: change, base median \u{2192} head median",
+            "{n_rows} benchmark{}, the largest slowdown first  \u{b7}  right: the change, base median \u{2192} head median",
             if n_rows == 1 { "" } else { "s" }
         ),
-        (MARGIN as i32, 36),
-        (FONT, 13)
-            .into_font()
-            .color(&GREY)
-            .pos(Pos::new(HPos::Left, VPos::Top)),
-    ))?;
-    Ok(())
-}
-
-fn draw_legend(root: &DrawingArea<SVGBackend<'_>, Shift>, height: u32) -> anyhow::Result<()> {
-    let y = height as i32 - LEGEND as i32 / 2 - 4;
-    let mut x = MARGIN as i32 + 8;
-    let style = (FONT, 12)
-        .into_font()
-        .color(&TEXT)
-        .pos(Pos::new(HPos::Left, VPos::Center));
-    for (color, words) in [
-        (RED, "regressed"),
-        (GREEN, "improved"),
-        (RGBColor(200, 120, 0), "inconclusive"),
-        (BLUE, "unchanged"),
-    ] {
-        root.draw(&Circle::new((x + 5, y), 5, color.filled()))?;
-        root.draw(&Text::new(words.to_string(), (x + 15, y), style.clone()))?;
-        x += 15 + (words.len() as f64 * 6.4) as i32 + 18;
-    }
-    root.draw(&Circle::new((x + 5, y), 5, GREY.stroke_width(2)))?;
-    let words = "advisory (cannot fail the gate)";
-    root.draw(&Text::new(words.to_string(), (x + 15, y), style.clone()))?;
-    x += 15 + (words.len() as f64 * 6.4) as i32 + 18;
-    root.draw(&PathElement::new(
-        vec![(x, y), (x + 24, y)],
-        GREY.stroke_width(2),
-    ))?;
-    for end in [x, x + 24] {
-        root.draw(&PathElement::new(
-            vec![(end, y - 5), (end, y + 5)],
-            GREY.stroke_width(2),
-        ))?;
-    }
-    let words = "confidence interval";
-    root.draw(&Text::new(words.to_string(), (x + 32, y), style.clone()))?;
-    x += 32 + (words.len() as f64 * 6.4) as i32 + 18;
-    root.draw(&Rectangle::new(
-        [(x, y - 6), (x + 24, y + 6)],
-        GREEN.mix(0.12).filled(),
-    ))?;
-    root.draw(&Text::new(
-        "within the threshold".to_string(),
-        (x + 32, y),
-        style,
+        (MARGIN as i32, 38),
+        text_style(13.0, GREY, HPos::Left, VPos::Top),
     ))?;
     Ok(())
 }

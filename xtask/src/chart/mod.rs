@@ -13,7 +13,10 @@ pub(crate) mod samples;
 pub mod sparkline;
 pub mod trend;
 
-use plotters::style::RGBColor;
+use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use sha2::{Digest, Sha256};
 
 /// The font family of every chart text.
@@ -25,6 +28,148 @@ pub(crate) const GREEN: RGBColor = RGBColor(30, 140, 60);
 pub(crate) const GREY: RGBColor = RGBColor(110, 110, 110);
 pub(crate) const LIGHT_GREY: RGBColor = RGBColor(225, 225, 225);
 pub(crate) const TEXT: RGBColor = RGBColor(40, 40, 40);
+
+/// The drawing area of every chart.
+pub(crate) type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+
+/// A font of `px` pixels as rendered: plotters' SVG backend writes `font-size` as the given
+/// size divided by 1.24, so the size is scaled up by that much here.
+pub(crate) fn font(px: f64) -> FontDesc<'static> {
+    (FONT, px * 1.24).into_font()
+}
+
+/// Text of `px` pixels anchored at `h` and `v`, in `color`.
+pub(crate) fn text_style(px: f64, color: RGBColor, h: HPos, v: VPos) -> TextStyle<'static> {
+    font(px).color(&color).pos(Pos::new(h, v))
+}
+
+/// The width of `text` at `px` pixels, estimated generously (0.6 em per character: wide
+/// sans-serif fonts such as DejaVu Sans average a little less), so layouts based on it do not
+/// overlap in any common font.
+pub(crate) fn text_width(text: &str, px: f64) -> f64 {
+    text.chars().count() as f64 * px * 0.6
+}
+
+/// A legend entry's symbol.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Swatch {
+    /// A line with a dot: the series.
+    LineDot(RGBColor),
+    /// A filled box: a band.
+    Band(RGBColor, f64),
+    /// A horizontal dashed line.
+    Dashed(RGBColor),
+    /// A vertical dashed line.
+    VerticalDashed(RGBColor),
+    /// A filled dot.
+    Dot(RGBColor),
+    /// An open dot.
+    Ring(RGBColor),
+    /// A whisker with caps.
+    Whisker(RGBColor),
+}
+
+const LEGEND_PX: f64 = 12.0;
+const SWATCH: i32 = 24;
+/// The height of one legend line.
+pub(crate) const LEGEND_LINE: u32 = 20;
+
+/// The legend's items laid out in lines no wider than `width`: each line's items with their x.
+fn legend_layout<'a>(
+    items: &'a [(Swatch, &'a str)],
+    left: i32,
+    width: i32,
+) -> Vec<Vec<(i32, &'a (Swatch, &'a str))>> {
+    let mut lines: Vec<Vec<(i32, &(Swatch, &str))>> = vec![Vec::new()];
+    let mut x = left;
+    for item in items {
+        let item_width = SWATCH + 6 + text_width(item.1, LEGEND_PX) as i32;
+        if x + item_width > left + width && x > left {
+            lines.push(Vec::new());
+            x = left;
+        }
+        lines.last_mut().expect("one line at least").push((x, item));
+        x += item_width + 18;
+    }
+    lines
+}
+
+/// How many lines [`draw_legend`] needs for `items` in `width` pixels.
+pub(crate) fn legend_lines(items: &[(Swatch, &str)], width: i32) -> u32 {
+    legend_layout(items, 0, width).len() as u32
+}
+
+/// Draws a legend from `top`, wrapping to stay within `left..left + width`.
+pub(crate) fn draw_legend(
+    root: &Area<'_>,
+    items: &[(Swatch, &str)],
+    left: i32,
+    top: i32,
+    width: i32,
+) -> anyhow::Result<()> {
+    let style = text_style(LEGEND_PX, TEXT, HPos::Left, VPos::Center);
+    for (line, entries) in legend_layout(items, left, width).iter().enumerate() {
+        let y = top + line as i32 * LEGEND_LINE as i32 + LEGEND_LINE as i32 / 2;
+        for &(x, (swatch, words)) in entries {
+            let middle = x + SWATCH / 2;
+            match *swatch {
+                Swatch::LineDot(color) => {
+                    root.draw(&PathElement::new(
+                        vec![(x, y), (x + SWATCH, y)],
+                        color.stroke_width(2),
+                    ))?;
+                    root.draw(&Circle::new((middle, y), 3, color.filled()))?;
+                }
+                Swatch::Band(color, opacity) => {
+                    root.draw(&Rectangle::new(
+                        [(x, y - 6), (x + SWATCH, y + 6)],
+                        color.mix(opacity).filled(),
+                    ))?;
+                }
+                Swatch::Dashed(color) => {
+                    root.draw(&DashedPathElement::new(
+                        vec![(x, y), (x + SWATCH, y)],
+                        6,
+                        4,
+                        color.stroke_width(1),
+                    ))?;
+                }
+                Swatch::VerticalDashed(color) => {
+                    root.draw(&DashedPathElement::new(
+                        vec![(middle, y - 8), (middle, y + 8)],
+                        5,
+                        3,
+                        color.stroke_width(1),
+                    ))?;
+                }
+                Swatch::Dot(color) => {
+                    root.draw(&Circle::new((middle, y), 5, color.filled()))?;
+                }
+                Swatch::Ring(color) => {
+                    root.draw(&Circle::new((middle, y), 5, color.stroke_width(2)))?;
+                }
+                Swatch::Whisker(color) => {
+                    root.draw(&PathElement::new(
+                        vec![(x + 2, y), (x + SWATCH - 2, y)],
+                        color.stroke_width(2),
+                    ))?;
+                    for end in [x + 2, x + SWATCH - 2] {
+                        root.draw(&PathElement::new(
+                            vec![(end, y - 5), (end, y + 5)],
+                            color.stroke_width(2),
+                        ))?;
+                    }
+                }
+            }
+            root.draw(&Text::new(
+                words.to_string(),
+                (x + SWATCH + 6, y),
+                style.clone(),
+            ))?;
+        }
+    }
+    Ok(())
+}
 
 /// The suite a benchmark id belongs to: for iai-callgrind ids (`iai_cache::group::bench/case`)
 /// the bench target before the first `::`, for criterion ids (`cache/get/zipf-1.0`) the group
@@ -251,7 +396,7 @@ pub(crate) fn assert_well_formed(svg: &str) {
             );
         } else if !(tag.ends_with('/') || tag.starts_with('!') || tag.starts_with('?')) {
             let name = tag.split_whitespace().next().unwrap_or_default();
-            if !matches!(name, "meta" | "br" | "link") {
+            if !matches!(name, "meta" | "br" | "link" | "col") {
                 stack.push(name.to_string());
             }
         }

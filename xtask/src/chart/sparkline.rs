@@ -15,6 +15,15 @@ pub fn sparkline_svg(values: &[f64], width: u32, height: u32) -> String {
         let (w, h) = (f64::from(width) - 2.0 * pad, f64::from(height) - 2.0 * pad);
         let low = finite.iter().copied().fold(f64::INFINITY, f64::min);
         let high = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        // At least 8 % of the level from bottom to top, so a run's noise stays a ripple and a
+        // change of a few percent still shows.
+        let floor = 0.08 * low.abs().max(high.abs());
+        let (low, high) = if high - low < floor {
+            let middle = (high + low) / 2.0;
+            (middle - floor / 2.0, middle + floor / 2.0)
+        } else {
+            (low, high)
+        };
         let span = if high > low { high - low } else { 1.0 };
         let point = |index: usize, value: f64| {
             let x = if finite.len() > 1 {

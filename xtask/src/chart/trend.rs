@@ -1,12 +1,14 @@
 //! A benchmark's trend: its median over the recorded commits, the run's noise around it, and
 //! the change points found in it.
 
-use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters::style::text_anchor::{HPos, VPos};
 
-use super::{BLUE, FONT, GREY, LIGHT_GREY, RED, Scale, TEXT, label, percent, short_hash};
+use super::{
+    Area, BLUE, GREY, LEGEND_LINE, LIGHT_GREY, RED, Scale, Swatch, TEXT, font, label, percent,
+    short_hash, text_style, text_width,
+};
 use crate::changepoint::ChangePoint;
 use crate::history::Series;
 use crate::model::Metric;
@@ -16,15 +18,14 @@ const PLOT_HEIGHT: u32 = 300;
 const MARGIN_LEFT: u32 = 16;
 const MARGIN_RIGHT: u32 = 28;
 /// Title and subtitle.
-const HEADER: u32 = 58;
+const HEADER: u32 = 62;
 /// One row of change-point labels above the plot.
-const LABEL_ROW: u32 = 17;
+const LABEL_ROW: u32 = 18;
 const MAX_LABEL_ROWS: usize = 4;
 /// The commit labels and the x axis description below the plot.
-const X_AREA: u32 = 52;
-const LEGEND: u32 = 34;
-/// Pixels per character of 12–13 px text, the same estimate plotters makes without a font.
-const CHAR_WIDTH: f64 = 7.0;
+const X_AREA: u32 = 50;
+const TICK_PX: f64 = 12.0;
+const LABEL_PX: f64 = 12.0;
 
 /// The trend chart of `series` as an SVG document: the median of each recorded run in commit
 /// order (x: the runs, labelled with their commits' short hashes, thinned so they never
@@ -32,6 +33,23 @@ const CHAR_WIDTH: f64 = 7.0;
 /// between change points, and each change point as a vertical line labelled with the first
 /// commit of the new level and the shift. The title is the benchmark id.
 pub fn trend_svg(series: &Series, change_points: &[ChangePoint]) -> anyhow::Result<String> {
+    draw_trend(series, change_points, true)
+}
+
+/// [`trend_svg`] without the title and subtitle, for a page that says them itself.
+pub(crate) fn trend_svg_untitled(
+    series: &Series,
+    change_points: &[ChangePoint],
+) -> anyhow::Result<String> {
+    draw_trend(series, change_points, false)
+}
+
+fn draw_trend(
+    series: &Series,
+    change_points: &[ChangePoint],
+    with_header: bool,
+) -> anyhow::Result<String> {
+    let header = if with_header { HEADER } else { 8 };
     let n_points = series.points.len();
     anyhow::ensure!(
         n_points > 0,
@@ -66,15 +84,14 @@ pub fn trend_svg(series: &Series, change_points: &[ChangePoint]) -> anyhow::Resu
         low - span * 0.1
     };
     let y_high = high + span * 0.1;
-    let tick_step = nice_step((y_high - y_low) / 6.0);
-    let decimals = super::tick_decimals(tick_step);
+    let decimals = super::tick_decimals(nice_step((y_high - y_low) / 7.0));
     let tick_text = |value: f64| scale.number(value * scale.divisor, decimals);
     let widest_tick = [y_low, y_high]
         .iter()
-        .map(|&value| tick_text(value).chars().count())
-        .max()
-        .unwrap_or(1);
-    let y_area = (widest_tick as f64 * CHAR_WIDTH + 40.0).max(64.0) as u32;
+        .map(|&value| text_width(&tick_text(value), TICK_PX))
+        .fold(0.0, f64::max);
+    // Ticks, a gap, and the rotated axis description.
+    let y_area = (widest_tick + 44.0).max(64.0) as u32;
 
     // Where things land in pixels, known before drawing, so the label rows above the plot can
     // be reserved: the plot spans x from `plot_left` to `plot_right`.
@@ -96,26 +113,49 @@ pub fn trend_svg(series: &Series, change_points: &[ChangePoint]) -> anyhow::Resu
         &change_points
             .iter()
             .zip(&labels)
-            .map(|(point, text)| (x_pixel(point.index as f64 - 0.5), text.chars().count()))
+            .map(|(point, text)| {
+                (
+                    x_pixel(point.index as f64 - 0.5),
+                    text_width(text, LABEL_PX),
+                )
+            })
             .collect::<Vec<_>>(),
         plot_left,
         plot_right,
     );
     let label_rows = placed.iter().map(|p| p.row + 1).max().unwrap_or(0) as u32;
-    let top = HEADER + label_rows * LABEL_ROW + 8;
-    let height = top + PLOT_HEIGHT + X_AREA + LEGEND;
+    let top = header + label_rows * LABEL_ROW + 10;
+    let mut legend = vec![(Swatch::LineDot(BLUE), "median of each run")];
+    if has_band {
+        legend.push((
+            Swatch::Band(BLUE, 0.16),
+            "\u{b1} 1 standard deviation of the run's samples",
+        ));
+    }
+    if !change_points.is_empty() {
+        legend.push((Swatch::Dashed(GREY), "level between change points"));
+        legend.push((
+            Swatch::VerticalDashed(RED),
+            "change point: first commit of the new level, shift",
+        ));
+    }
+    let legend_width = (WIDTH - 2 * MARGIN_LEFT) as i32;
+    let legend_height = super::legend_lines(&legend, legend_width) * LEGEND_LINE + 10;
+    let height = top + PLOT_HEIGHT + X_AREA + legend_height;
 
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
         root.fill(&WHITE)?;
-        draw_header(&root, series, &scale)?;
+        if with_header {
+            draw_header(&root, series, &scale)?;
+        }
 
         let mut chart = ChartBuilder::on(&root)
             .margin_left(MARGIN_LEFT)
             .margin_right(MARGIN_RIGHT)
             .margin_top(top)
-            .margin_bottom(LEGEND)
+            .margin_bottom(legend_height)
             .x_label_area_size(X_AREA)
             .y_label_area_size(y_area)
             .build_cartesian_2d(-0.5..n_points as f64 - 0.5, y_low..y_high)?;
@@ -128,12 +168,12 @@ pub fn trend_svg(series: &Series, change_points: &[ChangePoint]) -> anyhow::Resu
             .configure_mesh()
             .disable_x_mesh()
             .x_labels(0)
-            .y_labels(7)
+            .y_labels(8)
             .y_label_formatter(&|value| tick_text(*value))
             .y_desc(y_desc)
             .x_desc("runs on main, oldest to newest (commit)")
-            .axis_desc_style((FONT, 13).into_font().color(&TEXT))
-            .label_style((FONT, 12).into_font().color(&TEXT))
+            .axis_desc_style(font(13.0).color(&TEXT))
+            .label_style(font(TICK_PX).color(&TEXT))
             .bold_line_style(LIGHT_GREY)
             .light_line_style(WHITE)
             .axis_style(GREY)
@@ -183,18 +223,16 @@ pub fn trend_svg(series: &Series, change_points: &[ChangePoint]) -> anyhow::Resu
 
         let plot_top = chart.backend_coord(&(-0.5, y_high)).1;
         let plot_bottom = chart.backend_coord(&(-0.5, y_low)).1;
-        draw_commit_ticks(
-            &root,
-            series,
-            &|x| chart.backend_coord(&(x, y_low)).0,
-            plot_bottom,
-            plot_width,
-        )?;
+        let x_of = |x: f64| chart.backend_coord(&(x, y_low)).0;
+        draw_commit_ticks(&root, series, &x_of, plot_bottom, plot_width)?;
+        // The labels' rows count down from the top of the band above the plot, so a label's
+        // line runs down through the rows below it (see `place_labels`).
+        let band_top = plot_top - 8 - (label_rows as i32) * LABEL_ROW as i32;
         for ((point, text), place) in change_points.iter().zip(&labels).zip(&placed) {
-            let x = chart.backend_coord(&(point.index as f64 - 0.5, y_low)).0;
-            let label_y = plot_top - 6 - (place.row as i32) * LABEL_ROW as i32;
+            let x = x_of(point.index as f64 - 0.5);
+            let label_y = band_top + (place.row as i32 + 1) * LABEL_ROW as i32;
             root.draw(&DashedPathElement::new(
-                vec![(x, label_y), (x, plot_bottom)],
+                vec![(x, label_y - LABEL_ROW as i32 + 4), (x, plot_bottom)],
                 5,
                 3,
                 RED.stroke_width(1),
@@ -206,14 +244,12 @@ pub fn trend_svg(series: &Series, change_points: &[ChangePoint]) -> anyhow::Resu
             };
             root.draw(&Text::new(
                 text.clone(),
-                (x + offset, label_y),
-                (FONT, 13)
-                    .into_font()
-                    .color(&RED)
-                    .pos(Pos::new(anchor, VPos::Bottom)),
+                (x + offset, label_y - 3),
+                text_style(LABEL_PX, RED, anchor, VPos::Bottom),
             ))?;
         }
-        draw_legend(&root, height, has_band, !change_points.is_empty())?;
+        let legend_top = (top + PLOT_HEIGHT + X_AREA) as i32 + 4;
+        super::draw_legend(&root, &legend, MARGIN_LEFT as i32, legend_top, legend_width)?;
         root.present()?;
     }
     Ok(svg)
@@ -226,72 +262,85 @@ fn nice_step(rough: f64) -> f64 {
     }
     let power = 10f64.powf(rough.log10().floor());
     let mantissa = rough / power;
-    let nice = if mantissa <= 1.0 {
-        1.0
-    } else if mantissa <= 2.0 {
-        2.0
-    } else if mantissa <= 5.0 {
-        5.0
-    } else {
-        10.0
-    };
+    let nice = [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .find(|&nice| mantissa <= nice)
+        .unwrap_or(10.0);
     nice * power
 }
 
-/// Where one change-point label goes: its row above the plot (0 nearest) and whether it sits
-/// to the left of its line (near the right edge).
+/// Where one change-point label goes: its row above the plot (0 at the top) and whether it
+/// sits to the left of its line.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Placement {
     row: usize,
     left_of_line: bool,
 }
 
-/// Places labels (line x in pixels, characters) in rows so that none overlaps another: each
-/// goes to the first row where it fits, beside its line, to the right unless that leaves the
-/// plot. Past [`MAX_LABEL_ROWS`] rows the last row takes the rest.
-fn place_labels(labels: &[(f64, usize)], left: f64, right: f64) -> Vec<Placement> {
-    let mut rows_end: Vec<f64> = Vec::new();
-    labels
-        .iter()
-        .map(|&(x, chars)| {
-            let width = chars as f64 * CHAR_WIDTH + 8.0;
-            let left_of_line = x + width > right && x - width >= left;
+/// Places change-point labels (line x and label width, in pixels, left to right) in rows
+/// above the plot. A label's line runs from its row down to the plot, so a label may not
+/// overlap another label of its row, contain the line of a label above it, or sit above a
+/// label its own line would cross. Each label takes the first row (from the top) where it
+/// fits, right of its line or else left of it; when none of [`MAX_LABEL_ROWS`] rows fits,
+/// the last row takes it.
+fn place_labels(labels: &[(f64, f64)], left: f64, right: f64) -> Vec<Placement> {
+    // (row, start, end, line x) of the labels placed so far.
+    let mut placed: Vec<(usize, f64, f64, f64)> = Vec::new();
+    let gap = 6.0;
+    let mut out = Vec::new();
+    for &(x, text_width) in labels {
+        let width = text_width + 8.0;
+        let sides = [(false, x, x + width), (true, x - width, x)];
+        let fits = |row: usize, start: f64, end: f64| {
+            start >= left - 4.0
+                && end <= right + 4.0
+                && placed
+                    .iter()
+                    .all(|&(other_row, other_start, other_end, other_x)| {
+                        let overlaps = start < other_end + gap && other_start < end + gap;
+                        match other_row.cmp(&row) {
+                            std::cmp::Ordering::Equal => !overlaps,
+                            // Its line passes through this row.
+                            std::cmp::Ordering::Less => {
+                                !(start - gap..=end + gap).contains(&other_x)
+                            }
+                            // This line passes through its row.
+                            std::cmp::Ordering::Greater => {
+                                !(other_start - gap..=other_end + gap).contains(&x)
+                            }
+                        }
+                    })
+        };
+        let choice = (0..MAX_LABEL_ROWS).find_map(|row| {
+            sides
+                .iter()
+                .find(|&&(_, start, end)| fits(row, start, end))
+                .map(|&(left_of_line, start, end)| (row, left_of_line, start, end))
+        });
+        let (row, left_of_line, start, end) = choice.unwrap_or_else(|| {
+            let left_of_line = x + width > right;
             let (start, end) = if left_of_line {
                 (x - width, x)
             } else {
                 (x, x + width)
             };
-            let row = rows_end
-                .iter()
-                .position(|&row_end| row_end + 4.0 <= start)
-                .unwrap_or_else(|| {
-                    if rows_end.len() < MAX_LABEL_ROWS {
-                        rows_end.push(f64::NEG_INFINITY);
-                        rows_end.len() - 1
-                    } else {
-                        MAX_LABEL_ROWS - 1
-                    }
-                });
-            rows_end[row] = rows_end[row].max(end);
-            Placement { row, left_of_line }
-        })
-        .collect()
+            (MAX_LABEL_ROWS - 1, left_of_line, start, end)
+        });
+        placed.push((row, start, end, x));
+        out.push(Placement { row, left_of_line });
+    }
+    out
 }
 
-fn draw_header(
-    root: &DrawingArea<SVGBackend<'_>, Shift>,
-    series: &Series,
-    scale: &Scale,
-) -> anyhow::Result<()> {
-    let title = label(&series.id, 80);
+fn draw_header(root: &Area<'_>, series: &Series, scale: &Scale) -> anyhow::Result<()> {
+    let title_px = 18.0;
+    let max_chars = ((f64::from(WIDTH - 2 * MARGIN_LEFT)) / (title_px * 0.62)) as usize;
     root.draw(&Text::new(
-        title,
-        (MARGIN_LEFT as i32, 10),
-        (FONT, 20)
-            .into_font()
-            .style(FontStyle::Bold)
-            .color(&TEXT)
-            .pos(Pos::new(HPos::Left, VPos::Top)),
+        label(&series.id, max_chars),
+        (MARGIN_LEFT as i32, 12),
+        font(title_px).style(FontStyle::Bold).color(&TEXT).pos(
+            plotters::style::text_anchor::Pos::new(HPos::Left, VPos::Top),
+        ),
     ))?;
     let first = &series.points[0];
     let last = &series.points[series.points.len() - 1];
@@ -300,7 +349,7 @@ fn draw_header(
         Metric::Instructions => "instruction count",
     };
     let subtitle = format!(
-        "{metric}, machine class {}; {} runs, {} to {}; latest {}",
+        "{metric} on machine class {}  \u{b7}  {} runs, {} to {}  \u{b7}  latest {}",
         label(&first.machine.class, 40),
         series.points.len(),
         label(first.time.get(..10).unwrap_or(&first.time), 10),
@@ -309,40 +358,36 @@ fn draw_header(
     );
     root.draw(&Text::new(
         subtitle,
-        (MARGIN_LEFT as i32, 36),
-        (FONT, 13)
-            .into_font()
-            .color(&GREY)
-            .pos(Pos::new(HPos::Left, VPos::Top)),
+        (MARGIN_LEFT as i32, 38),
+        text_style(13.0, GREY, HPos::Left, VPos::Top),
     ))?;
     Ok(())
 }
 
 /// The commits under the x axis: every `step`-th run's short hash, `step` chosen so that the
-/// labels (about 60 px each) never touch; the newest run is always labelled.
+/// labels never touch; the newest run is always labelled.
 fn draw_commit_ticks(
-    root: &DrawingArea<SVGBackend<'_>, Shift>,
+    root: &Area<'_>,
     series: &Series,
     x_of: &dyn Fn(f64) -> i32,
     plot_bottom: i32,
     plot_width: f64,
 ) -> anyhow::Result<()> {
     let n_points = series.points.len();
-    let max_labels = ((plot_width / 64.0).floor() as usize).max(1);
+    let slot = text_width("0000000", TICK_PX) + 16.0;
+    let max_labels = ((plot_width / slot).floor() as usize).max(1);
     let step = n_points.div_ceil(max_labels).max(1);
     let mut indices: Vec<usize> = (0..n_points).step_by(step).collect();
     let last = n_points - 1;
     if indices.last() != Some(&last) {
-        // The newest run matters most: it replaces the regular tick nearest to it.
+        // The newest run matters most: it replaces the regular tick before it, which could
+        // be too close to it.
         if indices.len() > 1 && last - indices[indices.len() - 1] < step {
             indices.pop();
         }
         indices.push(last);
     }
-    let style = (FONT, 12)
-        .into_font()
-        .color(&TEXT)
-        .pos(Pos::new(HPos::Center, VPos::Top));
+    let style = text_style(TICK_PX, TEXT, HPos::Center, VPos::Top);
     for index in indices {
         let x = x_of(index as f64);
         root.draw(&PathElement::new(
@@ -354,65 +399,6 @@ fn draw_commit_ticks(
             (x, plot_bottom + 8),
             style.clone(),
         ))?;
-    }
-    Ok(())
-}
-
-/// The legend, one line under the chart: what the line, the band, the dashed levels and the
-/// red lines are.
-fn draw_legend(
-    root: &DrawingArea<SVGBackend<'_>, Shift>,
-    height: u32,
-    has_band: bool,
-    has_change_points: bool,
-) -> anyhow::Result<()> {
-    let y = height as i32 - LEGEND as i32 / 2 - 2;
-    let mut x = MARGIN_LEFT as i32 + 8;
-    let style = (FONT, 12)
-        .into_font()
-        .color(&TEXT)
-        .pos(Pos::new(HPos::Left, VPos::Center));
-    let text = |root: &DrawingArea<SVGBackend<'_>, Shift>, x: &mut i32, words: &str| {
-        let result = root.draw(&Text::new(words.to_string(), (*x, y), style.clone()));
-        *x += (words.chars().count() as f64 * 6.4) as i32 + 26;
-        result
-    };
-    root.draw(&PathElement::new(
-        vec![(x, y), (x + 22, y)],
-        BLUE.stroke_width(2),
-    ))?;
-    root.draw(&Circle::new((x + 11, y), 3, BLUE.filled()))?;
-    x += 28;
-    text(root, &mut x, "median of each run")?;
-    if has_band {
-        root.draw(&Rectangle::new(
-            [(x, y - 6), (x + 22, y + 6)],
-            BLUE.mix(0.16).filled(),
-        ))?;
-        x += 28;
-        text(root, &mut x, "± 1 standard deviation of the run's samples")?;
-    }
-    if has_change_points {
-        root.draw(&DashedPathElement::new(
-            vec![(x, y), (x + 22, y)],
-            6,
-            4,
-            GREY.stroke_width(1),
-        ))?;
-        x += 28;
-        text(root, &mut x, "level between change points")?;
-        root.draw(&DashedPathElement::new(
-            vec![(x + 11, y - 8), (x + 11, y + 8)],
-            5,
-            3,
-            RED.stroke_width(1),
-        ))?;
-        x += 28;
-        text(
-            root,
-            &mut x,
-            "change point: first commit of the new level, shift",
-        )?;
     }
     Ok(())
 }
@@ -476,13 +462,24 @@ mod tests {
 
     #[test]
     fn close_labels_take_separate_rows() {
-        let placed = place_labels(&[(100.0, 14), (120.0, 14), (400.0, 14)], 50.0, 900.0);
+        // The second label overlaps the first and its line would cross the first's label:
+        // it goes to the row below the first, whose line stays clear of it; the third is
+        // far away and takes the top row.
+        let placed = place_labels(&[(100.0, 90.0), (120.0, 90.0), (400.0, 90.0)], 50.0, 900.0);
         assert_eq!(
             placed.iter().map(|p| p.row).collect::<Vec<_>>(),
             vec![0, 1, 0]
         );
-        let edge = place_labels(&[(890.0, 14)], 50.0, 900.0);
+        // Near the right edge the label goes left of its line.
+        let edge = place_labels(&[(890.0, 90.0)], 50.0, 900.0);
         assert!(edge[0].left_of_line);
+        // The third label would fit the top row beside the first, but its line would cross
+        // the second label below it: it goes under the second.
+        let crossing = place_labels(&[(100.0, 52.0), (150.0, 92.0), (200.0, 22.0)], 50.0, 900.0);
+        assert_eq!(
+            crossing.iter().map(|p| p.row).collect::<Vec<_>>(),
+            vec![0, 1, 2]
+        );
     }
 
     #[test]
