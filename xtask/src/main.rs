@@ -224,6 +224,16 @@ enum BenchCommand {
         #[arg(long, value_name = "PATH")]
         json: Option<PathBuf>,
     },
+    /// Write the history as a static site (an index, a page per benchmark with its trend
+    /// chart and change points) into DIR; prints where index.html is.
+    Publish {
+        /// The site's folder.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// The history folder (default: baselines/history).
+        #[arg(long, value_name = "DIR")]
+        history: Option<PathBuf>,
+    },
     /// Make the latest run (or --run FILE) the committed baseline of its machine, recording why.
     Accept {
         /// Why these numbers are the right ones (recorded in the baseline file).
@@ -377,6 +387,10 @@ fn main() -> ExitCode {
             );
             false
         }),
+        Some(BenchCommand::Publish { out, history }) => cmd::publish::publish(
+            &root,
+            &cmd::publish::PublishOptions { out, history },
+        ),
         Some(BenchCommand::Accept { reason, run }) => {
             cmd::accept::accept(&root, &reason, run.as_deref()).map(|path| {
                 eprintln!("accepted as baseline: {} (reason recorded)", path.display());

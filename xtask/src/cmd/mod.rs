@@ -9,6 +9,7 @@ pub mod compare;
 pub mod diff;
 pub mod evaluate;
 pub mod merge;
+pub mod publish;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
