@@ -75,12 +75,12 @@ pub struct Summary {
     /// Built and ran, but no benchmark matched the selection (for example before the
     /// benchmark existed).
     pub empty: Vec<Oid>,
-    /// Did not build.
+    /// Did not build, or their benchmarks failed.
     pub failed: Vec<Oid>,
 }
 
 impl Summary {
-    /// `backfill: 3 commits recorded, 2 already in the history, 1 did not build (abc1234)`.
+    /// `backfill: 3 commits recorded, 2 already in the history, 1 did not build or run (abc1234)`.
     pub fn line(&self) -> String {
         let mut parts = vec![format!(
             "{} commit{} recorded",
@@ -102,7 +102,7 @@ impl Summary {
         if !self.failed.is_empty() {
             let names: Vec<String> = self.failed.iter().map(|&oid| short(oid)).collect();
             parts.push(format!(
-                "{} did not build ({})",
+                "{} did not build or run ({})",
                 self.failed.len(),
                 names.join(", ")
             ));
@@ -146,7 +146,7 @@ pub fn backfill(
         }
         eprintln!("{label}: measuring");
         let Some(mut run) = measurer.measure(oid)? else {
-            eprintln!("{label}: does not build; skipped");
+            eprintln!("{label}: not measured (see above); skipped");
             summary.failed.push(oid);
             continue;
         };

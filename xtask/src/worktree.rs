@@ -142,6 +142,58 @@ pub fn checkout(repo: &Repository, source: Source, dest: &Path) -> anyhow::Resul
     }
 }
 
+/// Turns `dest`, a checkout of commit `from` (by [`checkout`]), into one of `to` by writing
+/// only the files that differ, so the others keep their modification times and cargo, whose
+/// fingerprints of workspace packages read them, rebuilds only the packages that changed.
+/// Refuses symbolic links and submodules (use [`checkout`] then).
+pub fn update_checkout(repo: &Repository, from: Oid, to: Oid, dest: &Path) -> anyhow::Result<()> {
+    let old_tree = repo.find_commit(from)?.tree()?;
+    let new_tree = repo.find_commit(to)?.tree()?;
+    let diff = repo.diff_tree_to_tree(Some(&old_tree), Some(&new_tree), None)?;
+    for delta in diff.deltas() {
+        let (old, new) = (delta.old_file(), delta.new_file());
+        if let Some(path) = old.path().filter(|_| old.id() != new.id() || !new.exists()) {
+            match std::fs::remove_file(dest.join(path)) {
+                Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(error)
+                        .with_context(|| format!("cannot remove {}", dest.join(path).display()));
+                }
+                _ => {}
+            }
+        }
+        if !new.exists() {
+            continue;
+        }
+        let path = new.path().context("a changed file has no path")?;
+        let executable = match new.mode() {
+            git2::FileMode::Blob => false,
+            git2::FileMode::BlobExecutable => true,
+            other => bail!(
+                "{} in {to} is a {other:?}, not a file; check the commit out in full",
+                path.display()
+            ),
+        };
+        let to_path = dest.join(path);
+        if let Some(parent) = to_path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        let blob = repo.find_blob(new.id())?;
+        std::fs::write(&to_path, blob.content())
+            .with_context(|| format!("cannot write {}", to_path.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = if executable { 0o755 } else { 0o644 };
+            std::fs::set_permissions(&to_path, std::fs::Permissions::from_mode(mode))
+                .with_context(|| format!("cannot set the mode of {}", to_path.display()))?;
+        }
+        #[cfg(not(unix))]
+        let _ = executable;
+    }
+    Ok(())
+}
+
 /// Copies the working tree's tracked files (as they are on disk) and its untracked files that
 /// are not ignored.
 fn copy_working_tree(repo: &Repository, dest: &Path) -> anyhow::Result<()> {
@@ -330,6 +382,54 @@ mod tests {
             changed_files(&repo, second, Source::WorkingTree).unwrap(),
             ["new.txt", "src/b.rs"]
         );
+    }
+
+    #[test]
+    fn an_updated_checkout_equals_a_fresh_one_and_keeps_unchanged_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init(dir.path()).unwrap();
+        let first = commit(
+            &repo,
+            &[
+                ("a.txt", "one"),
+                ("keep.rs", "fn k() {}"),
+                ("gone.txt", "x"),
+            ],
+            "first",
+        );
+        std::fs::remove_file(dir.path().join("gone.txt")).unwrap();
+        let mut index = repo.index().unwrap();
+        index.remove_path(Path::new("gone.txt")).unwrap();
+        index.write().unwrap();
+        let second = commit(&repo, &[("a.txt", "two"), ("new/n.txt", "n")], "second");
+
+        let out = tempfile::tempdir().unwrap();
+        let updated = out.path().join("updated");
+        checkout(&repo, Source::Commit(first), &updated).unwrap();
+        // An old time: a rewrite would replace it with the present.
+        let kept = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+        std::fs::File::options()
+            .write(true)
+            .open(updated.join("keep.rs"))
+            .unwrap()
+            .set_modified(kept)
+            .unwrap();
+        update_checkout(&repo, first, second, &updated).unwrap();
+        let fresh = out.path().join("fresh");
+        checkout(&repo, Source::Commit(second), &fresh).unwrap();
+        for file in ["a.txt", "keep.rs", "new/n.txt"] {
+            assert_eq!(
+                std::fs::read(updated.join(file)).unwrap(),
+                std::fs::read(fresh.join(file)).unwrap(),
+                "{file}"
+            );
+        }
+        assert!(!updated.join("gone.txt").exists());
+        let after = std::fs::metadata(updated.join("keep.rs"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        assert_eq!(kept, after, "an unchanged file is not rewritten");
     }
 
     #[test]

@@ -143,7 +143,7 @@ fn records_every_commit_that_builds_and_resumes_where_it_stopped() {
     assert_eq!(
         summary.line(),
         format!(
-            "backfill: 1 commit recorded, 3 already in the history, 2 did not build ({}, {})",
+            "backfill: 1 commit recorded, 3 already in the history, 2 did not build or run ({}, {})",
             short(c[3]),
             short(c[4])
         )

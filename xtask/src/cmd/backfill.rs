@@ -159,6 +159,8 @@ pub(crate) struct CommitRunner<'a> {
     filter_text: Option<String>,
     filter: Option<Regex>,
     env: Vec<(OsString, OsString)>,
+    /// The commit in the checkout folder.
+    checked_out: Option<Oid>,
     _checkouts: Checkouts,
     _lock: workdir::RunLock,
 }
@@ -189,6 +191,7 @@ impl<'a> CommitRunner<'a> {
             filter: measure::compile_filter(filter.as_deref())?,
             filter_text: filter,
             env: config.env.clone(),
+            checked_out: None,
             _checkouts: checkouts,
             _lock: lock,
         })
@@ -198,7 +201,7 @@ impl<'a> CommitRunner<'a> {
     /// commit); `None` when the commit does not build or its benchmarks fail (said on stderr).
     pub(crate) fn run(&mut self, commit: Oid) -> anyhow::Result<Option<(Vec<Benchmark>, RunMeta)>> {
         let checkout = self.dir.join("checkout");
-        worktree::checkout(self.repo, Source::Commit(commit), &checkout)?;
+        self.check_out(commit, &checkout)?;
         let root = checkout.join(&self.prefix);
         let started = Instant::now();
         let side = match self.build(&root) {
@@ -225,6 +228,29 @@ impl<'a> CommitRunner<'a> {
         meta.branch = None;
         meta.dirty = Some(false);
         Ok(Some((benchmarks, meta)))
+    }
+
+    /// Checks `commit` out into `checkout`: from the previous commit by writing only what
+    /// differs (so cargo rebuilds only the packages that changed), otherwise in full.
+    fn check_out(&mut self, commit: Oid, checkout: &Path) -> anyhow::Result<()> {
+        if let Some(previous) = self.checked_out.take()
+            && checkout.exists()
+        {
+            match worktree::update_checkout(self.repo, previous, commit, checkout) {
+                Ok(()) => {
+                    self.checked_out = Some(commit);
+                    return Ok(());
+                }
+                Err(error) => eprintln!(
+                    "{}: checking {} out in full: {error:#}",
+                    self.name,
+                    short(commit)
+                ),
+            }
+        }
+        worktree::checkout(self.repo, Source::Commit(commit), checkout)?;
+        self.checked_out = Some(commit);
+        Ok(())
     }
 
     /// A commit that cannot be measured is skipped, unless Ctrl-C caused it.
@@ -261,13 +287,18 @@ impl<'a> CommitRunner<'a> {
 
     fn execute(&self, side: &Side) -> anyhow::Result<Vec<Benchmark>> {
         let out = self.dir.join("out");
+        workdir::fresh_dir(&out)?;
         let criterion_home = out.join("criterion");
         let iai_home = out.join("iai");
-        for dir in [&criterion_home, &iai_home] {
-            workdir::fresh_dir(dir)?;
-        }
         let listed = side.list(self.filter.as_ref())?;
-        let iai = side.iai_selected(self.filter.as_ref(), &iai_home)?;
+        let iai = side.iai_selected(self.filter.as_ref(), &out.join("list"))?;
+        // Only the homes of harnesses that run exist: an empty one is an error to the readers.
+        if !listed.is_empty() {
+            workdir::fresh_dir(&criterion_home)?;
+        }
+        if !iai.is_empty() {
+            workdir::fresh_dir(&iai_home)?;
+        }
         let total = listed.iter().map(|l| l.ids.len() as u64).sum::<u64>() + iai.len() as u64;
         let bar = run::progress_bar(total);
         for target in &listed {
