@@ -7,6 +7,8 @@
 //! checkouts ([`worktree`]), the choice of what a change can affect ([`changes`]), interleaved
 //! rounds and their results file ([`paired`]) and sharding ([`shard`]).
 
+pub mod backfill;
+pub mod bisect;
 pub mod calibration;
 pub mod callgrind;
 pub mod changes;

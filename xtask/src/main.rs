@@ -234,6 +234,51 @@ enum BenchCommand {
         #[arg(long, value_name = "DIR")]
         history: Option<PathBuf>,
     },
+    /// Measure past commits now and append them to this machine's history
+    /// (<history dir>/<machine class>.jsonl): instruction counts, and with --wall-time criterion
+    /// wall times. Commits already in the history are skipped (an interrupted backfill resumes),
+    /// commits that do not build are reported and skipped.
+    Backfill {
+        /// FROM..TO: the commits reachable from TO and not from FROM, first parents only,
+        /// oldest first; or one revision: from the root commit to it.
+        range: String,
+        /// Only benchmarks whose id matches this regular expression.
+        #[arg(long, value_name = "REGEX")]
+        filter: Option<String>,
+        /// The history folder (default: baselines/history).
+        #[arg(long, value_name = "DIR")]
+        history: Option<PathBuf>,
+        /// Also measure wall time (criterion benchmarks, full runs; slow).
+        #[arg(long)]
+        wall_time: bool,
+        /// Skip commits whose change cannot affect a benchmark (documentation, CI, packages
+        /// no benchmark depends on).
+        #[arg(long)]
+        only_changed: bool,
+    },
+    /// Find the first commit on the first-parent path from GOOD (exclusive) to BAD where
+    /// benchmark ID regressed against GOOD, by the gate's rule: instruction counts for an
+    /// iai-callgrind benchmark, an interleaved wall-time gate per commit otherwise. Commits
+    /// that do not build are skipped, as `git bisect skip` does.
+    Bisect {
+        /// A revision where the benchmark is fine.
+        good: String,
+        /// A later revision where it regressed.
+        bad: String,
+        /// The benchmark id (`iai_cache::cache::hit/x1000`, `cache/get/zipf-1.0`).
+        #[arg(long, value_name = "ID")]
+        bench: String,
+    },
+    /// Write the history as a static site (an index, a page per benchmark with its trend
+    /// chart and change points) into DIR; prints where index.html is.
+    Publish {
+        /// The site's folder.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// The history folder (default: baselines/history).
+        #[arg(long, value_name = "DIR")]
+        history: Option<PathBuf>,
+    },
     /// Make the latest run (or --run FILE) the committed baseline of its machine, recording why.
     Accept {
         /// Why these numbers are the right ones (recorded in the baseline file).
@@ -374,6 +419,26 @@ fn main() -> ExitCode {
                 markdown,
                 json,
             },
+        ),
+        Some(BenchCommand::Backfill {
+            range,
+            filter,
+            history,
+            wall_time,
+            only_changed,
+        }) => cmd::backfill::backfill(
+            &root,
+            &cmd::backfill::BackfillOptions {
+                range,
+                filter,
+                history,
+                wall_time,
+                only_changed,
+            },
+        ),
+        Some(BenchCommand::Bisect { good, bad, bench }) => cmd::bisect::bisect(
+            &root,
+            &cmd::bisect::BisectOptions { good, bad, bench },
         ),
         Some(BenchCommand::Import {
             dir,

@@ -3,7 +3,9 @@
 //! exit codes 1 and 2.
 
 pub mod accept;
+pub mod backfill;
 pub mod bench;
+pub mod bisect;
 pub mod calibrate;
 pub mod compare;
 pub mod diff;
