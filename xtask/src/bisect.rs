@@ -263,19 +263,13 @@ pub fn first_parent_range(
     Ok(commits)
 }
 
-/// Searches the first-parent path from `good` (exclusive) to `bad` (inclusive) for the first
-/// commit where `probe` says the benchmark `id` regressed.
-///
-/// The revisions are named as the user gave them (`good_name`, `bad_name`) in errors. It is an
-/// error when GOOD is not an ancestor of BAD, when BAD cannot be measured, and when BAD did not
-/// regress.
-pub fn bisect(
+/// Refuses a GOOD that is BAD or is not an ancestor of it (the revisions named as given), before
+/// anything is built.
+pub fn check_revisions(
     repo: &Repository,
     (good, good_name): (Oid, &str),
     (bad, bad_name): (Oid, &str),
-    id: &str,
-    probe: &mut dyn Probe,
-) -> anyhow::Result<Bisection> {
+) -> anyhow::Result<()> {
     if good == bad {
         bail!(
             "good {good_name} and bad {bad_name} are the same commit {}; pass an older GOOD",
@@ -289,6 +283,23 @@ pub fn bisect(
             short(bad)
         );
     }
+    Ok(())
+}
+
+/// Searches the first-parent path from `good` (exclusive) to `bad` (inclusive) for the first
+/// commit where `probe` says the benchmark `id` regressed.
+///
+/// The revisions are named as the user gave them (`good_name`, `bad_name`) in errors. It is an
+/// error when GOOD is not an ancestor of BAD, when BAD cannot be measured, and when BAD did not
+/// regress.
+pub fn bisect(
+    repo: &Repository,
+    (good, good_name): (Oid, &str),
+    (bad, bad_name): (Oid, &str),
+    id: &str,
+    probe: &mut dyn Probe,
+) -> anyhow::Result<Bisection> {
+    check_revisions(repo, (good, good_name), (bad, bad_name))?;
     let path = first_parent_range(repo, Some(good), bad)?;
     let mut measured: Vec<(Commit, Option<Measurement>)> = Vec::new();
     let mut results: BTreeMap<usize, Option<Measurement>> = BTreeMap::new();

@@ -38,13 +38,15 @@ pub fn bisect(root: &Path, options: &BisectOptions) -> anyhow::Result<bool> {
     let (good, _) = worktree::resolve(&repo, &options.good)?;
     let (bad, _) = worktree::resolve(&repo, &options.bad)?;
     let id = options.bench.as_str();
+    let good_arg = (good, options.good.as_str());
+    let bad_arg = (bad, options.bad.as_str());
+    // Before anything is built or locked.
+    bisect::check_revisions(&repo, good_arg, bad_arg)?;
     let mut config = Config::load(&root.join("bench.toml"))?;
     let metadata = discover::metadata(root)?;
     let is_iai = discover::bench_targets(&metadata).iter().any(|target| {
         target.harness == Harness::IaiCallgrind && id.starts_with(&format!("{}::", target.name))
     });
-    let good_arg = (good, options.good.as_str());
-    let bad_arg = (bad, options.bad.as_str());
     let bisection = if is_iai {
         eprintln!("bisect: {id} is an iai-callgrind benchmark: judged on instruction counts");
         let anchored = format!("^{}$", regex::escape(id));
