@@ -204,23 +204,38 @@ impl<'a> CommitRunner<'a> {
         self.check_out(commit, &checkout)?;
         let root = checkout.join(&self.prefix);
         let started = Instant::now();
-        let side = match self.build(&root) {
-            Ok(side) => side,
+        let benchmarks = match self.build(&root) {
+            Ok(Some(side)) => {
+                let build_seconds = started.elapsed().as_secs_f64();
+                let started = Instant::now();
+                let benchmarks = match self.execute(&side) {
+                    Ok(benchmarks) => benchmarks,
+                    Err(error) => return self.failed(commit, "cannot run its benchmarks", error),
+                };
+                eprintln!(
+                    "{}: {} built in {build_seconds:.0} s, {} benchmarks measured in {:.0} s",
+                    self.name,
+                    short(commit),
+                    benchmarks.len(),
+                    started.elapsed().as_secs_f64()
+                );
+                benchmarks
+            }
+            Ok(None) => {
+                eprintln!(
+                    "{}: {} has no {} benchmarks",
+                    self.name,
+                    short(commit),
+                    if self.wall_time {
+                        "criterion or iai-callgrind"
+                    } else {
+                        "iai-callgrind"
+                    }
+                );
+                Vec::new()
+            }
             Err(error) => return self.failed(commit, "does not build", error),
         };
-        let build_seconds = started.elapsed().as_secs_f64();
-        let started = Instant::now();
-        let benchmarks = match self.execute(&side) {
-            Ok(benchmarks) => benchmarks,
-            Err(error) => return self.failed(commit, "cannot run its benchmarks", error),
-        };
-        eprintln!(
-            "{}: {} built in {build_seconds:.0} s, {} benchmarks measured in {:.0} s",
-            self.name,
-            short(commit),
-            benchmarks.len(),
-            started.elapsed().as_secs_f64()
-        );
         // The checkout is not a repository of its own: the git state is the commit's, not
         // that of the repository around the target folder.
         let mut meta = meta::collect(&root);
@@ -267,22 +282,25 @@ impl<'a> CommitRunner<'a> {
         Ok(None)
     }
 
-    fn build(&self, root: &Path) -> anyhow::Result<Side> {
+    /// The built side; `None` when the commit has no benchmarks of the selected harnesses.
+    fn build(&self, root: &Path) -> anyhow::Result<Option<Side>> {
         let metadata = discover::metadata(root)?;
-        let mut targets = Targets::discover(&metadata, &self.target_dir)?;
-        if !self.wall_time {
-            targets
-                .targets
-                .retain(|target| target.harness == Harness::IaiCallgrind);
+        let harnesses = |target: &discover::BenchTarget| {
+            target.harness == Harness::IaiCallgrind
+                || (self.wall_time && target.harness == Harness::Criterion)
+        };
+        if !discover::bench_targets(&metadata).iter().any(harnesses) {
+            return Ok(None);
         }
+        let mut targets = Targets::discover(&metadata, &self.target_dir)?;
+        targets.targets.retain(harnesses);
         if targets.targets.is_empty() {
-            bail!(
-                "no iai-callgrind benchmarks at this commit (with valgrind installed); --wall-time measures criterion ones"
-            );
+            // iai-callgrind targets only, and no valgrind (Targets::discover said so).
+            return Ok(None);
         }
         let mut side = Side::build(root, &targets, Some(&self.dir.join("target")))?;
         side.env = self.env.clone();
-        Ok(side)
+        Ok(Some(side))
     }
 
     fn execute(&self, side: &Side) -> anyhow::Result<Vec<Benchmark>> {
