@@ -194,7 +194,8 @@ pub fn read_dir(dir: &Path) -> anyhow::Result<Vec<(String, Vec<Entry>)>> {
         Ok(listing) => listing,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(files),
         Err(error) => {
-            return Err(error).with_context(|| format!("cannot list history folder {}", dir.display()));
+            return Err(error)
+                .with_context(|| format!("cannot list history folder {}", dir.display()));
         }
     };
     for item in listing {
@@ -379,12 +380,21 @@ fn same_file(_: &std::fs::Metadata, _: &std::fs::Metadata) -> bool {
 }
 
 fn check_entry(entry: &Entry) -> anyhow::Result<()> {
-    let values = [entry.median, entry.mean, entry.min, entry.max, entry.std_dev];
+    let values = [
+        entry.median,
+        entry.mean,
+        entry.min,
+        entry.max,
+        entry.std_dev,
+    ];
     if entry.id.is_empty() || entry.commit.is_empty() {
         bail!("an entry has no benchmark id or no commit");
     }
     if values.iter().any(|v| !v.is_finite() || *v < 0.0) {
-        bail!("benchmark {} has a value that is negative or not finite", entry.id);
+        bail!(
+            "benchmark {} has a value that is negative or not finite",
+            entry.id
+        );
     }
     Ok(())
 }

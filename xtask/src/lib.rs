@@ -11,7 +11,9 @@ pub mod backfill;
 pub mod bisect;
 pub mod calibration;
 pub mod callgrind;
+pub mod changepoint;
 pub mod changes;
+pub mod chart;
 
 pub mod cmd;
 pub mod config;
@@ -19,6 +21,7 @@ pub mod criterion;
 pub mod decide;
 pub mod discover;
 pub mod evaluate;
+pub mod history;
 pub mod iai;
 pub mod machine;
 pub mod measure;
@@ -29,6 +32,7 @@ pub mod paired;
 pub mod report;
 pub mod run;
 pub mod shard;
+pub mod site;
 
 pub mod stats;
 pub mod store;

@@ -224,14 +224,13 @@ enum BenchCommand {
         #[arg(long, value_name = "PATH")]
         json: Option<PathBuf>,
     },
-    /// Write the history as a static site (an index, a page per benchmark with its trend
-    /// chart and change points) into DIR; prints where index.html is.
-    Publish {
-        /// The site's folder.
-        #[arg(long, value_name = "DIR")]
-        out: PathBuf,
+    /// The benchmark history (baselines/history/<machine class>.jsonl): what `main` recorded,
+    /// run by run; the input of `publish`'s charts.
+    History {
+        #[command(subcommand)]
+        action: HistoryAction,
         /// The history folder (default: baselines/history).
-        #[arg(long, value_name = "DIR")]
+        #[arg(long, value_name = "DIR", global = true)]
         history: Option<PathBuf>,
     },
     /// Measure past commits now and append them to this machine's history
@@ -290,6 +289,27 @@ enum BenchCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum HistoryAction {
+    /// Append one entry per benchmark of the latest run (or --run FILE) to its machine's
+    /// history; refuses runs with uncommitted changes or --quick.
+    Append {
+        #[arg(long, value_name = "FILE")]
+        run: Option<PathBuf>,
+    },
+    /// List each benchmark's series: points, latest value, and benchmarks the latest run no
+    /// longer has.
+    Show,
+    /// Rewrite history files of an older version in this version.
+    Migrate,
+    /// Remove the history of benchmarks whose id matches REGEX (deleted benchmarks stay until
+    /// pruned).
+    Prune {
+        #[arg(long, value_name = "REGEX")]
+        id: String,
+    },
+}
+
 impl From<ReportArgs> for ReportOptions {
     fn from(args: ReportArgs) -> Self {
         ReportOptions {
@@ -298,6 +318,30 @@ impl From<ReportArgs> for ReportOptions {
             exports: args.exports,
         }
     }
+}
+
+fn history_command(
+    root: &Path,
+    action: HistoryAction,
+    history: Option<&Path>,
+) -> anyhow::Result<bool> {
+    let dir = cmd::history::dir(root, history);
+    match action {
+        HistoryAction::Append { run } => {
+            let file = cmd::history::append(root, &dir, run.as_deref())?;
+            eprintln!("history: appended to {}", file.display());
+        }
+        HistoryAction::Show => print!("{}", cmd::history::show(root, &dir)?),
+        HistoryAction::Migrate => {
+            let changed = cmd::history::migrate(&dir)?;
+            eprintln!("history: {} files migrated", changed.len());
+        }
+        HistoryAction::Prune { id } => {
+            let removed = cmd::history::prune(&dir, &id)?;
+            eprintln!("history: {removed} entries removed");
+        }
+    }
+    Ok(false)
 }
 
 /// The workspace root: `xtask/` sits directly below it. `XTASK_WORKSPACE` points the harness
@@ -436,10 +480,9 @@ fn main() -> ExitCode {
                 only_changed,
             },
         ),
-        Some(BenchCommand::Bisect { good, bad, bench }) => cmd::bisect::bisect(
-            &root,
-            &cmd::bisect::BisectOptions { good, bad, bench },
-        ),
+        Some(BenchCommand::Bisect { good, bad, bench }) => {
+            cmd::bisect::bisect(&root, &cmd::bisect::BisectOptions { good, bad, bench })
+        }
         Some(BenchCommand::Import {
             dir,
             baseline,
@@ -452,10 +495,12 @@ fn main() -> ExitCode {
             );
             false
         }),
-        Some(BenchCommand::Publish { out, history }) => cmd::publish::publish(
-            &root,
-            &cmd::publish::PublishOptions { out, history },
-        ),
+        Some(BenchCommand::History { action, history }) => {
+            history_command(&root, action, history.as_deref())
+        }
+        Some(BenchCommand::Publish { out, history }) => {
+            cmd::publish::publish(&root, &cmd::publish::PublishOptions { out, history })
+        }
         Some(BenchCommand::Accept { reason, run }) => {
             cmd::accept::accept(&root, &reason, run.as_deref()).map(|path| {
                 eprintln!("accepted as baseline: {} (reason recorded)", path.display());

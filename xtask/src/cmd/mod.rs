@@ -10,6 +10,7 @@ pub mod calibrate;
 pub mod compare;
 pub mod diff;
 pub mod evaluate;
+pub mod history;
 pub mod merge;
 pub mod publish;
 use std::io::Write;

@@ -84,8 +84,9 @@ fn prune_during_concurrent_appends_keeps_every_new_entry() {
             }
         });
         scope.spawn(move || {
+            let deleted = regex::Regex::new("^deleted$").unwrap();
             for _ in 0..20 {
-                prune(file, &regex::Regex::new("^deleted$").unwrap()).unwrap();
+                prune(file, &deleted).unwrap();
             }
         });
     });
@@ -104,8 +105,15 @@ fn a_torn_or_corrupt_file_is_refused_with_its_name_and_left_alone() {
     let torn = format!("{good}{{\"commit\":\"b2\",\"id");
     std::fs::write(&file, &torn).unwrap();
     let error = message(append(&file, &[entry("c3", "x", 1.0)]).unwrap_err());
-    assert!(error.contains("h.jsonl") && error.contains("middle of a line"), "{error}");
-    assert_eq!(std::fs::read_to_string(&file).unwrap(), torn, "never rewritten");
+    assert!(
+        error.contains("h.jsonl") && error.contains("middle of a line"),
+        "{error}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        torn,
+        "never rewritten"
+    );
 
     let corrupt = format!("{good}not json\n");
     std::fs::write(&file, &corrupt).unwrap();
@@ -115,7 +123,10 @@ fn a_torn_or_corrupt_file_is_refused_with_its_name_and_left_alone() {
     assert!(error.contains("line 3"), "{error}");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), corrupt);
 
-    let negative = format!("{good}{}\n", serde_json::to_string(&entry("d4", "x", -1.0)).unwrap());
+    let negative = format!(
+        "{good}{}\n",
+        serde_json::to_string(&entry("d4", "x", -1.0)).unwrap()
+    );
     std::fs::write(&file, &negative).unwrap();
     assert!(message(read(&file).unwrap_err()).contains("line 3"));
 
@@ -129,7 +140,10 @@ fn a_newer_version_is_refused() {
     let file = dir.path().join("h.jsonl");
     std::fs::write(&file, "{\"perf_guard_history\":99}\n").unwrap();
     let error = message(read(&file).unwrap_err());
-    assert!(error.contains("version 99") && error.contains("newer harness"), "{error}");
+    assert!(
+        error.contains("version 99") && error.contains("newer harness"),
+        "{error}"
+    );
 }
 
 /// A file of version 1, as the first harness wrote it: the machine as its class only.
@@ -142,7 +156,10 @@ fn a_version_1_file_is_read_and_migrated() {
     std::fs::write(&file, VERSION_1).unwrap();
     let entries = read(&file).unwrap();
     assert_eq!(entries.len(), 3);
-    assert_eq!(entries[0].machine.class, "intel-r-xeon-r-processor-2cores-linux");
+    assert_eq!(
+        entries[0].machine.class,
+        "intel-r-xeon-r-processor-2cores-linux"
+    );
     assert_eq!(entries[0].machine.cpu_model, None);
     assert_eq!(entries[0].subject, "");
     assert_eq!(entries[2].median, 128073.0);
@@ -164,8 +181,14 @@ fn aliases_carry_a_renamed_benchmark_s_history() {
         entry("c", "unrelated", 4.0),
     ];
     let aliases = BTreeMap::from([
-        ("cache/get/old-name".to_string(), "cache/get/middle-name".to_string()),
-        ("cache/get/middle-name".to_string(), "cache/get/new-name".to_string()),
+        (
+            "cache/get/old-name".to_string(),
+            "cache/get/middle-name".to_string(),
+        ),
+        (
+            "cache/get/middle-name".to_string(),
+            "cache/get/new-name".to_string(),
+        ),
     ]);
     apply_aliases(&mut entries, &aliases);
     let series = series(&entries);
@@ -180,10 +203,17 @@ fn prune_removes_only_matching_benchmarks() {
     let file = dir.path().join("h.jsonl");
     append(
         &file,
-        &[entry("a", "gone/one", 1.0), entry("a", "kept", 2.0), entry("b", "gone/two", 3.0)],
+        &[
+            entry("a", "gone/one", 1.0),
+            entry("a", "kept", 2.0),
+            entry("b", "gone/two", 3.0),
+        ],
     )
     .unwrap();
-    assert_eq!(prune(&file, &regex::Regex::new("^gone/").unwrap()).unwrap(), 2);
+    assert_eq!(
+        prune(&file, &regex::Regex::new("^gone/").unwrap()).unwrap(),
+        2
+    );
     let entries = read(&file).unwrap();
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].id, "kept");
