@@ -88,7 +88,8 @@ pub fn path(dir: &Path, class: &str) -> PathBuf {
 /// The entries of one run (its benchmarks, summarised), for [`append`].
 ///
 /// Refuses runs that cannot be history: without a commit, with uncommitted changes, or a
-/// `--quick` or `--filter` run.
+/// `--quick` run. A `--filter` run is welcome: each entry stands for its own benchmark, so a
+/// subset is still right for every benchmark it holds (backfill records subsets).
 pub fn entries_of_run(run: &Run, subject: &str) -> anyhow::Result<Vec<Entry>> {
     let meta = &run.meta;
     let Some(commit) = meta.commit.clone() else {

@@ -5,7 +5,9 @@
 //! [`callgrind`]) → record ([`store`], with [`meta`] and [`machine`]) → decide ([`decide`], on
 //! [`stats`]) → report ([`report`]) → exit code. The commands ([`cmd`]) assemble the stages; `compare` adds the
 //! checkouts ([`worktree`]), the choice of what a change can affect ([`changes`]), interleaved
-//! rounds and their results file ([`paired`]) and sharding ([`shard`]).
+//! rounds and their results file ([`paired`]) and sharding ([`shard`]). Over time: the
+//! [`history`] of recorded runs, its [`changepoint`]s, [`chart`]s and the static [`site`];
+//! [`backfill`] and [`bisect`] walk past commits.
 
 pub mod backfill;
 pub mod bisect;

@@ -63,6 +63,10 @@ struct ReportArgs {
     /// measurements. Example: `--export bmf=target/bmf.json --export junit=target/junit.xml`.
     #[arg(long = "export", value_name = "FORMAT=PATH")]
     exports: Vec<cmd::Export>,
+    /// Also draw the comparison as charts into DIR: one SVG per suite, each benchmark's change
+    /// with its interval and threshold, sorted by change.
+    #[arg(long, value_name = "DIR")]
+    charts: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -316,6 +320,7 @@ impl From<ReportArgs> for ReportOptions {
             json: args.json,
             markdown: args.markdown,
             exports: args.exports,
+            charts: args.charts,
         }
     }
 }

@@ -52,10 +52,7 @@ pub fn backfill(root: &Path, options: &BackfillOptions) -> anyhow::Result<bool> 
     let config = Config::load(&root.join("bench.toml"))?;
     let filter = measure::compile_filter(options.filter.as_deref())?;
     let class = Machine::detect().class();
-    let dir = options
-        .history
-        .clone()
-        .unwrap_or_else(|| root.join("baselines").join("history"));
+    let dir = crate::cmd::history::dir(root, options.history.as_deref());
     let file = history::path(&dir, &class);
     let metadata = discover::metadata(root)?;
     let repo_root = repo

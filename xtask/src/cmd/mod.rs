@@ -28,6 +28,8 @@ pub struct ReportOptions {
     pub markdown: Option<PathBuf>,
     /// `--export FORMAT=PATH`, in the order given.
     pub exports: Vec<Export>,
+    /// `--charts DIR`: one comparison chart (SVG) per suite.
+    pub charts: Option<PathBuf>,
 }
 
 /// One `--export FORMAT=PATH`: a file for another tool.
@@ -75,6 +77,10 @@ pub fn emit(comparison: &Comparison, options: &ReportOptions) -> anyhow::Result<
         write_report(path, &markdown)?;
     }
     write_exports(comparison, &options.exports)?;
+    if let Some(dir) = &options.charts {
+        let written = crate::chart::comparison::write_comparison_charts(comparison, dir)?;
+        eprintln!("charts: {} written to {}", written.len(), dir.display());
+    }
     report::write_step_summary(&markdown)?;
     Ok(())
 }

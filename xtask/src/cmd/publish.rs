@@ -22,10 +22,7 @@ pub struct PublishOptions {
 /// the gate: `Ok(false)`.
 pub fn publish(root: &Path, options: &PublishOptions) -> anyhow::Result<bool> {
     let config = Config::load(&root.join("bench.toml"))?;
-    let history_dir = options
-        .history
-        .clone()
-        .unwrap_or_else(|| root.join("baselines").join("history"));
+    let history_dir = crate::cmd::history::dir(root, options.history.as_deref());
     let series = read_series(&history_dir, &config)?;
     if series.is_empty() {
         eprintln!(
