@@ -49,7 +49,8 @@ pub(crate) struct Bench<'a> {
 }
 
 /// Writes the site into `out` (created; files of an earlier build are overwritten, others
-/// left alone): `index.html` and `bench/<stem>.html` per series.
+/// left alone): `index.html`, and per series `bench/<stem>.html` and its trend chart alone as
+/// `bench/<stem>.svg` (with its title, to link or embed elsewhere, such as a README).
 ///
 /// Each series must be of one machine class (the class of its first point names it): a
 /// series per (class, id, metric), as `cmd::publish` groups them, so wall times of different
@@ -63,6 +64,9 @@ pub fn build(out: &Path, series: &[Series], options: &SiteOptions) -> anyhow::Re
         let html = page::render(bench, options)?;
         let path = out.join(&bench.href);
         std::fs::write(&path, html).with_context(|| format!("cannot write {}", path.display()))?;
+        let svg = crate::chart::trend::trend_svg(bench.series, &bench.change_points)?;
+        let path = path.with_extension("svg");
+        std::fs::write(&path, svg).with_context(|| format!("cannot write {}", path.display()))?;
     }
     let path = out.join("index.html");
     std::fs::write(&path, index::render(&benches, options))

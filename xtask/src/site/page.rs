@@ -31,10 +31,18 @@ pub(crate) fn render(bench: &Bench<'_>, options: &SiteOptions) -> anyhow::Result
         )),
         escape(&chart::short_hash(&points[points.len() - 1].commit)),
     );
+    // The page's own file name with `.svg`: the same chart, titled, written beside the page.
+    let svg_name = bench
+        .href
+        .rsplit('/')
+        .next()
+        .unwrap_or(&bench.href)
+        .replace(".html", ".svg");
     let _ = writeln!(
         body,
-        "<figure>{}</figure>",
-        trend_svg_untitled(series, &bench.change_points)?
+        "<figure>{}<figcaption><a href=\"{}\">the chart as SVG</a></figcaption></figure>",
+        trend_svg_untitled(series, &bench.change_points)?,
+        escape(&svg_name)
     );
 
     body.push_str("<h2>Change points</h2>\n");

@@ -18,11 +18,19 @@ fn check_site(series: &[Series]) -> tempfile::TempDir {
     build(dir.path(), series, &SiteOptions::default()).unwrap();
     let index = dir.path().join("index.html");
     assert!(index.exists());
-    let pages: Vec<_> = std::fs::read_dir(dir.path().join("bench"))
+    let files: Vec<_> = std::fs::read_dir(dir.path().join("bench"))
         .unwrap()
         .map(|item| item.unwrap().path())
         .collect();
+    let (pages, charts): (Vec<_>, Vec<_>) = files
+        .into_iter()
+        .partition(|file| file.extension().is_some_and(|ext| ext == "html"));
     assert_eq!(pages.len(), series.len(), "one page per series");
+    assert_eq!(charts.len(), series.len(), "one chart file per series");
+    for chart in &charts {
+        assert_eq!(chart.extension().unwrap(), "svg");
+        crate::chart::assert_well_formed(&std::fs::read_to_string(chart).unwrap());
+    }
     for file in pages.iter().chain([&index]) {
         let html = std::fs::read_to_string(file).unwrap();
         crate::chart::assert_well_formed(&html);
