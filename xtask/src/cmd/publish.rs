@@ -116,6 +116,7 @@ mod tests {
         };
         assert!(!publish(root.path(), &options).unwrap());
         assert!(out.join("index.html").exists());
-        assert_eq!(std::fs::read_dir(out.join("bench")).unwrap().count(), 2);
+        // A page and its chart per series.
+        assert_eq!(std::fs::read_dir(out.join("bench")).unwrap().count(), 4);
     }
 }
