@@ -21,7 +21,7 @@ use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::SendError;
-use crate::metrics::{CloseReport, Counters, Metrics};
+use crate::metrics::{CloseReport, Counters, Metrics, QueueTimePercentiles};
 use crate::sink::{FlushFailure, Sink, SinkPanicked, with_batch_seq};
 
 const DEFAULT_MAX_BATCH_SIZE: usize = 256;
@@ -473,6 +473,7 @@ impl<T: Send + 'static> Shared<T> {
         counters.items_started += batch_len as u64;
         counters.queue_time_total += waited;
         counters.queue_time_max = counters.queue_time_max.max(waited);
+        counters.queue_times.record(waited);
         // Pass the baton: if more work is waiting, another idle worker takes it (or watches
         // the linger deadline) while this one flushes.
         // (A spinning worker needs no wake-up: it saw whatever is waiting arrive.)
@@ -653,6 +654,16 @@ impl<T: Send + 'static> Batcher<T> {
     /// A snapshot of the counters.
     pub fn metrics(&self) -> Metrics {
         self.shared.state.lock().counters.snapshot()
+    }
+
+    /// Percentiles of the queue time of the batches handed to the sink so far: from the send of
+    /// each batch's first item to the start of its flush, each batch counted once, within
+    /// [`QueueTimePercentiles::MAX_RELATIVE_ERROR`]. Still available after [`close`](Self::close).
+    ///
+    /// Takes the batcher's lock and walks a fixed histogram of a few hundred buckets, so call it
+    /// for reporting, not per item.
+    pub fn queue_time_percentiles(&self) -> QueueTimePercentiles {
+        self.shared.state.lock().counters.queue_times.percentiles()
     }
 
     /// Takes the failed flushes kept so far (oldest first); always empty with an

@@ -24,7 +24,8 @@
 //! - **Chunked execution**: [`run_chunked`] runs a closure over a large slice N rows at a time,
 //!   optionally on several threads, and reports throughput and failed chunks.
 //! - **Metrics** ([`Metrics`]): batches, items, mean batch size, queue time, throughput,
-//!   buffer-full count, failures. Time comes from an injectable [`Clock`], so tests drive linger
+//!   buffer-full count, failures; queue-time p50 / p95 / p99 from a log-linear histogram
+//!   ([`QueueTimePercentiles`], within 1/32, from [`Batcher::queue_time_percentiles`]). Time comes from an injectable [`Clock`], so tests drive linger
 //!   and timeouts with a [`MockClock`] instead of sleeping.
 //!
 //! # Ordering
@@ -93,7 +94,7 @@ pub use batcher::{Batcher, BatcherBuilder};
 pub use chunked::{ChunkFailure, ChunkOptions, ChunkReport, OnError, run_chunked};
 pub use clock::{Clock, MockClock, SystemClock};
 pub use error::SendError;
-pub use metrics::{CloseReport, Metrics};
+pub use metrics::{CloseReport, Metrics, QueueTimePercentiles};
 pub use sink::{
     FlushFailure, InfallibleSink, Sink, SinkFn, SinkPanicked, current_batch_seq, infallible_sink,
     sink_fn,

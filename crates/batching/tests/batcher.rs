@@ -8,8 +8,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use batching::{
-    Batcher, FlushFailure, Metrics, MockClock, SendError, Sink, SinkPanicked, SystemClock,
-    current_batch_seq, infallible_sink, sink_fn,
+    Batcher, FlushFailure, Metrics, MockClock, QueueTimePercentiles, SendError, Sink, SinkPanicked,
+    SystemClock, current_batch_seq, infallible_sink, sink_fn,
 };
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use rand::rngs::StdRng;
@@ -731,4 +731,108 @@ fn linger_is_served_by_an_idle_worker_while_another_is_busy() {
     release.1.notify_all();
     assert_eq!(rx.recv_timeout(HANG).unwrap(), vec![0, 1, 2]);
     batcher.close();
+}
+
+/// Whether `actual` is within the documented relative error of `expected`.
+fn within_percentile_error(actual: Duration, expected: Duration) -> bool {
+    let (actual, expected) = (actual.as_nanos() as f64, expected.as_nanos() as f64);
+    (actual - expected).abs() <= expected * QueueTimePercentiles::MAX_RELATIVE_ERROR
+}
+
+#[test]
+fn queue_time_percentiles_are_known_on_a_scripted_run() {
+    let clock = MockClock::default();
+    let sink = Recorder::new();
+    // A linger of an hour: every batch here is handed over by `flush`, at a time the test picks.
+    let batcher = Batcher::builder()
+        .linger(Duration::from_secs(3600))
+        .clock(clock.clone())
+        .build(Arc::clone(&sink));
+    assert_eq!(
+        batcher.queue_time_percentiles(),
+        QueueTimePercentiles::default()
+    );
+    // Batch `i` (1..=100) waits exactly `i` ms, and its later items less: only the first counts.
+    for wait_ms in 1..=100u64 {
+        batcher.try_send(wait_ms as u32).unwrap();
+        clock.advance(ms(wait_ms - 1));
+        batcher.try_send(0).unwrap();
+        clock.advance(ms(1));
+        batcher.flush();
+        sink.wait_for_batches(wait_ms as usize);
+    }
+    let percentiles = batcher.queue_time_percentiles();
+    assert_eq!(percentiles.batches, 100);
+    assert_eq!(percentiles.max, ms(100));
+    assert!(
+        within_percentile_error(percentiles.p50, ms(50)),
+        "{percentiles:?}"
+    );
+    assert!(
+        within_percentile_error(percentiles.p95, ms(95)),
+        "{percentiles:?}"
+    );
+    assert!(
+        within_percentile_error(percentiles.p99, ms(99)),
+        "{percentiles:?}"
+    );
+    let report = batcher.close();
+    assert_eq!(report.metrics.queue_time_max, percentiles.max);
+    assert_eq!(
+        report.metrics.queue_time_mean,
+        Duration::from_micros(50_500)
+    );
+    // The histogram outlives close.
+    assert_eq!(batcher.queue_time_percentiles(), percentiles);
+}
+
+#[test]
+fn equal_queue_times_give_exact_percentiles_and_a_slow_tail_shows_in_p99_only() {
+    let clock = MockClock::default();
+    let sink = Recorder::new();
+    let batcher = Batcher::builder()
+        .linger(ms(10))
+        .clock(clock.clone())
+        .build(Arc::clone(&sink));
+    // 98 batches flushed by linger after exactly 10 ms, then two whose linger the clock jumps
+    // far past, so they wait 250 ms.
+    for batch_idx in 0..98 {
+        batcher.try_send(batch_idx).unwrap();
+        clock.advance(ms(10));
+        sink.wait_for_batches(batch_idx as usize + 1);
+    }
+    let percentiles = batcher.queue_time_percentiles();
+    assert_eq!(
+        percentiles,
+        QueueTimePercentiles {
+            batches: 98,
+            p50: ms(10),
+            p95: ms(10),
+            p99: ms(10),
+            max: ms(10),
+        },
+        "equal waits are reported exactly (clamped to the exact min and max)"
+    );
+    for batch_idx in 98..100 {
+        batcher.try_send(batch_idx).unwrap();
+        clock.advance(ms(250));
+        sink.wait_for_batches(batch_idx as usize + 1);
+    }
+    let percentiles = batcher.queue_time_percentiles();
+    assert_eq!(percentiles.batches, 100);
+    // Once the waits differ, a percentile is its bucket's midpoint: within the error bound.
+    assert!(
+        within_percentile_error(percentiles.p50, ms(10)),
+        "{percentiles:?}"
+    );
+    assert!(
+        within_percentile_error(percentiles.p95, ms(10)),
+        "{percentiles:?}"
+    );
+    // Nearest rank 99 of 100 is the first 250 ms batch.
+    assert!(
+        within_percentile_error(percentiles.p99, ms(250)),
+        "{percentiles:?}"
+    );
+    assert_eq!(percentiles.max, ms(250));
 }
