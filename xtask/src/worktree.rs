@@ -160,6 +160,9 @@ pub fn update_checkout(repo: &Repository, from: Oid, to: Oid, dest: &Path) -> an
                 }
                 _ => {}
             }
+            if !new.exists() {
+                remove_empty_parents(dest, path);
+            }
         }
         if !new.exists() {
             continue;
@@ -192,6 +195,21 @@ pub fn update_checkout(repo: &Repository, from: Oid, to: Oid, dest: &Path) -> an
         let _ = executable;
     }
     Ok(())
+}
+
+/// Removes the folders above `path` (inside `dest`) that its removal left empty: a folder
+/// that is gone in the new commit must be gone from the checkout too, or a workspace glob such
+/// as `members = ["crates/*"]` finds a member without a manifest (bisect stepping back to a
+/// commit before a crate existed).
+fn remove_empty_parents(dest: &Path, path: &Path) {
+    let mut folder = path.parent();
+    while let Some(relative) = folder.filter(|f| !f.as_os_str().is_empty()) {
+        // Fails, and stops, at the first folder that still holds something.
+        if std::fs::remove_dir(dest.join(relative)).is_err() {
+            break;
+        }
+        folder = relative.parent();
+    }
 }
 
 /// Copies the working tree's tracked files (as they are on disk) and its untracked files that
@@ -425,6 +443,14 @@ mod tests {
             );
         }
         assert!(!updated.join("gone.txt").exists());
+        // Back again: `new/` held only n.txt, so stepping back removes the folder itself.
+        update_checkout(&repo, second, first, &updated).unwrap();
+        assert!(
+            !updated.join("new").exists(),
+            "an emptied folder is removed"
+        );
+        assert_eq!(std::fs::read(updated.join("gone.txt")).unwrap(), b"x");
+        update_checkout(&repo, first, second, &updated).unwrap();
         let after = std::fs::metadata(updated.join("keep.rs"))
             .unwrap()
             .modified()
