@@ -1,6 +1,7 @@
 //! [`CacheBuilder`]: capacity, weigher, shards, clock, TTLs and hasher.
 
 use std::fmt;
+use std::hash::{BuildHasher, Hash};
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
@@ -155,6 +156,20 @@ impl<K, V, S> CacheBuilder<K, V, S> {
             self.classes,
             self.hash_builder,
         )
+    }
+
+    /// Builds the cache and [warms](Cache::warm) it with `entries`, most important first.
+    ///
+    /// # Panics
+    /// As [`CacheBuilder::build`].
+    pub fn build_with(self, entries: impl IntoIterator<Item = (K, V)>) -> Cache<K, V, S>
+    where
+        K: Hash + Eq,
+        S: BuildHasher,
+    {
+        let cache = self.build();
+        cache.warm(entries);
+        cache
     }
 }
 

@@ -15,6 +15,10 @@
 //!   [`Cache::get_or_try_insert_with`] runs the loader once and hands the value, or the error, to
 //!   every waiter. Errors are not cached; a panicking loader lets the next caller try.
 //! - **Invalidation** of one key, by prefix for string-like keys, or by predicate.
+//! - **Warm-up**: [`Cache::warm`] (or [`CacheBuilder::build_with`]) fills a cache from a list
+//!   ordered by importance, straight into the main space and with seeded frequencies, so a
+//!   restart or a new replica starts hot; [`Cache::snapshot`] lists a cache's entries hottest
+//!   first, ready to feed `warm`.
 //! - **Metrics** ([`Metrics`]): hits, misses, inserts, evictions, expirations, hit ratio. They are
 //!   counters that each thread bumps on its own cache line (plain adds on the write path), so
 //!   they are always on.
@@ -216,6 +220,35 @@ impl<K, V, S> Cache<K, V, S> {
             metrics += &shard.0.read().shard.counters();
         }
         metrics
+    }
+
+    /// The live entries, hottest first, ready for [`Cache::warm`] on another cache.
+    ///
+    /// "Hottest" is the eviction policy's own view: entries are ordered by their TinyLFU
+    /// frequency estimate (recent reads and inserts, aged), highest first; entries with equal
+    /// estimates keep the order protected segment, probation, window, most recently used first
+    /// within each. Expired entries are left out. Remaining TTLs are not carried: [`Cache::warm`]
+    /// gives every entry the target cache's default TTL.
+    ///
+    /// Clones every key and value, holding each shard's shared lock while it copies that shard;
+    /// reads go on meanwhile, writes to that shard wait. Neither the counters nor the policy
+    /// see it.
+    pub fn snapshot(&self) -> Vec<(K, V)>
+    where
+        K: Clone,
+        V: Clone,
+    {
+        let mut entries = Vec::new();
+        for shard in self.shards.iter() {
+            let mut now = LazyNow::new(&*self.clock);
+            shard.0.read().shard.collect_hot(&mut now, &mut entries);
+        }
+        // Stable: equal estimates keep the per-shard order.
+        entries.sort_by_key(|&(frequency, ..)| std::cmp::Reverse(frequency));
+        entries
+            .into_iter()
+            .map(|(_, key, value)| (key, value))
+            .collect()
     }
 
     /// The handle of a TTL class declared with [`CacheBuilder::class_ttl`].
@@ -480,6 +513,62 @@ where
                     .insert(hash, key, value, weight, expires_at, &mut now);
             }
         }
+    }
+
+    /// Fills the cache from `entries`, most important first, in one call; returns how many
+    /// were stored. Use it to start a cache hot, from a [`Cache::snapshot`] of another cache or
+    /// from any list ordered by expected popularity.
+    ///
+    /// The warm-up rule:
+    /// - Warm entries do **not** go through the window or the admission contest: each is stored
+    ///   directly in its shard's main space, the first ones (in the iterator's order) in the
+    ///   protected segment up to its share (80 % of the main space), the next ones in probation.
+    /// - Nothing is evicted to make room: once a shard is full, the later entries for that
+    ///   shard are dropped, so warming past capacity keeps the *first* entries. An entry too
+    ///   heavy for the room left in its shard is skipped, and a lighter later one may still
+    ///   fit. (Each shard has its own share of the capacity, so with several shards the kept set
+    ///   is the first entries of each shard.)
+    /// - Keys that already have an entry are left as they are (the cache's own value is taken
+    ///   to be fresher), and so is any repeat of a key within `entries`: the first one wins.
+    /// - Each stored key's frequency-sketch counters are raised by 2, so a one-hit wonder (a
+    ///   new key seen once) loses the admission contest against a warm entry instead of pushing
+    ///   it out; a warm entry that is never read fades after two agings of the sketch.
+    /// - Entries get the default TTL, as with [`Cache::insert`]; each stored one counts as an
+    ///   insert in the [`Metrics`].
+    ///
+    /// Locks each shard once.
+    pub fn warm(&self, entries: impl IntoIterator<Item = (K, V)>) -> usize {
+        let mut now = LazyNow::new(&*self.clock);
+        let expires_at = self.expires_at(Expiry::Default, &mut now);
+        let mut batch: Vec<(usize, u64, K, V)> = entries
+            .into_iter()
+            .map(|(key, value)| {
+                let hash = self.hash(&key);
+                (self.shard_idx(hash), hash, key, value)
+            })
+            .collect();
+        // A stable sort keeps the order of importance within a shard.
+        batch.sort_by_key(|entry| entry.0);
+        let mut entries = batch.into_iter().peekable();
+        let mut stored = 0;
+        while let Some(&(shard_idx, ..)) = entries.peek() {
+            let shard_entries = std::iter::from_fn(|| {
+                entries
+                    .next_if(|entry| entry.0 == shard_idx)
+                    .map(|(_, hash, key, value)| {
+                        let weight = self.weigh(&key, &value);
+                        (hash, key, value, weight)
+                    })
+            });
+            // Weigh outside the lock: the weigher is the caller's code.
+            let shard_entries: Vec<_> = shard_entries.collect();
+            stored += self.shards[shard_idx]
+                .0
+                .write()
+                .shard
+                .warm(shard_entries, expires_at);
+        }
+        stored
     }
 
     /// The cached value, or the loader's, computed once however many threads ask at once.

@@ -59,6 +59,12 @@ const QUEUE_TRANSFER_THRESHOLD: usize = 1_000;
 /// so an attacker who knows the hash cannot pin a victim in place forever.
 const ADMIT_HASHDOS_THRESHOLD: u8 = 6;
 
+/// How much a warm-up entry raises its key's sketch counters: enough that a key seen once
+/// (a one-hit wonder, estimate 1) does not win the admission contest against it (ties keep the
+/// resident), without pinning it: two halvings of the sketch bring it back to 0 unless it is
+/// read meanwhile.
+pub(crate) const WARM_FREQUENCY: u8 = 2;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Queue {
     Window = 0,
@@ -425,6 +431,92 @@ impl<K, V> Shard<K, V> {
         self.counters.inserts += 1;
         self.evict(now);
         Replaced::Nothing
+    }
+
+    /// Stores warm-up entries (most important first) directly in the main space, bypassing the
+    /// window and the admission contest, while they fit in the room left: the first ones go to
+    /// the protected segment up to its share, the rest to probation. Keys already present, and
+    /// entries too heavy for the room left, are skipped. Each stored key's sketch counters are
+    /// raised by [`WARM_FREQUENCY`]. Returns how many entries were stored.
+    pub(crate) fn warm(
+        &mut self,
+        entries: impl IntoIterator<Item = (u64, K, V, u32)>,
+        expires_at: u64,
+    ) -> usize
+    where
+        K: Eq,
+    {
+        let mut room = self.max_weight.saturating_sub(self.total_weight);
+        let mut protected_room = self
+            .protected_max
+            .saturating_sub(self.queues[Queue::Protected as usize].weight);
+        // Indices in the order given; linked at the end in reverse, so that the most important
+        // entry ends at the most recently used end of its segment.
+        let mut stored: Vec<u32> = Vec::new();
+        for (hash, key, value, weight) in entries {
+            if room == 0 {
+                break;
+            }
+            let weight_u64 = u64::from(weight);
+            if weight_u64 > room || self.find(hash, &key).is_some() {
+                continue;
+            }
+            room -= weight_u64;
+            let queue = if weight_u64 <= protected_room {
+                protected_room -= weight_u64;
+                Queue::Protected
+            } else {
+                Queue::Probation
+            };
+            let idx = self.alloc(Node {
+                key,
+                value,
+                hash,
+                expires_at,
+                weight,
+                queue,
+                pending_hits: AtomicU8::new(0),
+                referenced: AtomicBool::new(false),
+                prev: NIL,
+                next: NIL,
+            });
+            let nodes = &self.nodes;
+            self.table.insert_unique(hash, idx, |&other| {
+                nodes[other as usize]
+                    .as_ref()
+                    .expect("table points at live nodes")
+                    .hash
+            });
+            self.total_weight += weight_u64;
+            self.sketch.add(hash, WARM_FREQUENCY);
+            self.counters.inserts += 1;
+            stored.push(idx);
+        }
+        for &idx in stored.iter().rev() {
+            let queue = self.node(idx).queue;
+            self.push_back(queue, idx);
+        }
+        stored.len()
+    }
+
+    /// Appends this shard's live entries to `out` with their popularity estimate, hottest
+    /// first within the shard: by segment (protected, probation, window), most recently used
+    /// first within a segment; the caller sorts by the estimate.
+    pub(crate) fn collect_hot(&self, now: &mut LazyNow<'_>, out: &mut Vec<(u8, K, V)>)
+    where
+        K: Clone,
+        V: Clone,
+    {
+        for queue in [Queue::Protected, Queue::Probation, Queue::Window] {
+            let mut idx = self.queues[queue as usize].tail;
+            while idx != NIL {
+                let node = self.node(idx);
+                if !now.is_expired(node.expires_at) {
+                    out.push((self.frequency(idx), node.key.clone(), node.value.clone()));
+                }
+                idx = node.prev;
+            }
+        }
     }
 
     /// Removes `key`; returns its value if the entry was live.

@@ -1531,3 +1531,169 @@ mod concurrency {
         assert!(m.evictions > 0 && m.expirations > 0 && m.removals > 0);
     }
 }
+
+/// `Cache::warm`, `CacheBuilder::build_with` and `Cache::snapshot`.
+mod warm_up {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn warmed_entries_are_hits() {
+        let (cache, _clock) = build::<u32, u32>(100, 1);
+        assert_eq!(cache.warm((0..50).map(|key| (key, key * 10))), 50);
+        cache.check_invariants();
+        for key in 0..50 {
+            assert_eq!(cache.get(&key), Some(key * 10), "key {key}");
+        }
+        let m = cache.metrics();
+        assert_eq!((m.inserts, m.hits, m.misses, m.evictions), (50, 50, 0, 0));
+        assert_balanced(&cache);
+    }
+
+    #[test]
+    fn warming_past_capacity_keeps_the_first_entries_and_evicts_nothing() {
+        let (cache, _clock) = build::<u32, u32>(100, 1);
+        assert_eq!(cache.warm((0..300).map(|key| (key, key))), 100);
+        cache.check_invariants();
+        assert_eq!(cache.len(), 100);
+        assert!((0..100).all(|key| cache.contains_key(&key)));
+        assert!((100..300).all(|key| !cache.contains_key(&key)));
+        assert_eq!(cache.metrics().evictions, 0);
+        assert_balanced(&cache);
+    }
+
+    #[test]
+    fn warming_with_several_shards_keeps_each_shards_first_entries() {
+        let (cache, _clock) = build::<u32, u32>(400, 4);
+        assert_eq!(cache.warm((0..1_000).map(|key| (key, key))), 400);
+        cache.check_invariants();
+        // Per shard, what is kept is a prefix of that shard's keys in the order given.
+        let mut shard_done = [false; 4];
+        for key in 0..1_000u32 {
+            let shard_idx = cache.shard_idx(cache.hash(&key));
+            let kept = cache.contains_key(&key);
+            assert!(
+                !(kept && shard_done[shard_idx]),
+                "key {key} kept after a gap"
+            );
+            shard_done[shard_idx] |= !kept;
+        }
+    }
+
+    #[test]
+    fn warm_leaves_existing_keys_and_later_repeats_alone() {
+        let (cache, _clock) = build::<u32, &str>(10, 1);
+        cache.insert(1, "own");
+        assert_eq!(
+            cache.warm([(1, "warm"), (2, "first"), (2, "repeat"), (3, "three")]),
+            2
+        );
+        assert_eq!(cache.get(&1), Some("own"));
+        assert_eq!(cache.get(&2), Some("first"));
+        assert_eq!(cache.get(&3), Some("three"));
+        cache.check_invariants();
+        assert_balanced(&cache);
+    }
+
+    #[test]
+    fn a_weighted_warm_up_skips_what_does_not_fit_and_fills_with_lighter_entries() {
+        let cache: Cache<u32, u32, Fixed> = Cache::builder(10)
+            .shards(1)
+            .weigher(|_key: &u32, value: &u32| *value)
+            .hasher(Fixed::default())
+            .build();
+        // Weights 6, 6, 3, 1: the second 6 does not fit after the first.
+        assert_eq!(cache.warm([(1, 6), (2, 6), (3, 3), (4, 1)]), 3);
+        assert_eq!(cache.weighted_size(), 10);
+        assert!(!cache.contains_key(&2));
+        cache.check_invariants();
+    }
+
+    #[test]
+    fn warm_entries_survive_one_hit_wonders() {
+        let (cache, _clock) = build::<u32, u32>(1_000, 1);
+        assert_eq!(cache.warm((0..1_000).map(|key| (key, key))), 1_000);
+        // A scan of 100 keys never seen before, each inserted once.
+        for key in 1_000_000..1_000_100 {
+            cache.insert(key, key);
+        }
+        cache.check_invariants();
+        let survivors = (0..1_000).filter(|key| cache.contains_key(key)).count();
+        assert!(
+            survivors >= 995,
+            "only {survivors} warm entries survived the scan"
+        );
+        let scan_kept = (1_000_000..1_000_100)
+            .filter(|key| cache.contains_key(key))
+            .count();
+        assert!(
+            scan_kept <= 5,
+            "{scan_kept} one-hit wonders displaced warm entries"
+        );
+        assert_balanced(&cache);
+    }
+
+    #[test]
+    fn warm_entries_get_the_default_ttl() {
+        let clock = MockClock::default();
+        let cache: Cache<u32, u32, Fixed> = Cache::builder(10)
+            .shards(1)
+            .clock(clock.clone())
+            .default_ttl(secs(5))
+            .hasher(Fixed::default())
+            .build_with([(1, 1), (2, 2)]);
+        assert_eq!(cache.get(&1), Some(1));
+        clock.advance(secs(5));
+        assert_eq!(cache.get(&1), None);
+        assert!(
+            cache.snapshot().is_empty(),
+            "expired entries are not snapshotted"
+        );
+    }
+
+    #[test]
+    fn snapshot_lists_the_hottest_entries_first() {
+        let (cache, _clock) = build::<u32, u32>(1_000, 1);
+        for key in 0..1_000 {
+            cache.insert(key, key);
+        }
+        // Keys 0..100 are read five times each; the rest never.
+        for _ in 0..5 {
+            for key in 0..100 {
+                assert_eq!(cache.get(&key), Some(key));
+            }
+        }
+        let before = cache.metrics();
+        let snapshot = cache.snapshot();
+        assert_eq!(cache.metrics(), before, "a snapshot is not counted");
+        assert_eq!(snapshot.len(), 1_000);
+        let first: HashSet<u32> = snapshot[..100].iter().map(|&(key, _)| key).collect();
+        assert_eq!(first, (0..100).collect::<HashSet<_>>());
+        assert!(snapshot.iter().all(|&(key, value)| key == value));
+    }
+
+    #[test]
+    fn snapshot_then_warm_keeps_the_hot_set_in_a_smaller_cache() {
+        let (source, _clock) = build::<u32, u32>(1_000, 1);
+        for key in 0..1_000 {
+            source.insert(key, key);
+        }
+        for _ in 0..5 {
+            for key in 500..600 {
+                source.get(&key);
+            }
+        }
+        let (target, _clock) = build::<u32, u32>(100, 1);
+        assert_eq!(target.warm(source.snapshot()), 100);
+        target.check_invariants();
+        for key in 500..600 {
+            assert_eq!(target.get(&key), Some(key), "hot key {key} lost");
+        }
+        assert_eq!(target.metrics().hit_ratio(), 1.0);
+        // And the round trip into a cache as large as the source keeps everything.
+        let (copy, _clock) = build::<u32, u32>(1_000, 1);
+        assert_eq!(copy.warm(source.snapshot()), 1_000);
+        assert_eq!(copy.len(), 1_000);
+    }
+}
