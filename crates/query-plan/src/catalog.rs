@@ -363,6 +363,9 @@ impl Catalog {
         for o in &query.order_by {
             columns.extend(o.expr.columns());
         }
+        for h in &query.having {
+            columns.extend(h.columns());
+        }
         for c in columns {
             let target = match &c.qualifier {
                 Some(q) => query

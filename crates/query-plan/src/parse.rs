@@ -3,12 +3,20 @@
 //! The supported subset: one `SELECT` over named tables (with aliases), joined by comma or
 //! `[INNER] JOIN ... ON` with column equalities; `WHERE` built from `AND`/`OR`/`NOT`,
 //! comparisons of a column with a constant (`=`, `<>`, `<`, `<=`, `>`, `>=`), column-to-column
-//! comparisons, `[NOT] IN (constants)`, `[NOT] BETWEEN`, `[NOT] LIKE 'prefix%'`,
-//! `IS [NOT] NULL`; a projection of columns, constants, arithmetic and the aggregates
+//! comparisons, `[NOT] IN (constants)`, `[NOT] BETWEEN`, `[NOT] LIKE` / `ILIKE` with any
+//! pattern, `IS [NOT] NULL`; a projection of columns, constants, arithmetic, scalar functions
+//! and expressions (`CASE`, `CAST`, `EXTRACT`, `COALESCE`, ...) and the aggregates
 //! `COUNT`/`SUM`/`AVG`/`MIN`/`MAX` (`COUNT(*)`, `COUNT(DISTINCT x)`); `GROUP BY` expressions
-//! or ordinals; `ORDER BY`; `LIMIT`/`OFFSET`. Everything else is [`Error::Unsupported`].
+//! or ordinals; `HAVING`; `ORDER BY`; `LIMIT`/`OFFSET`.
+//!
+//! A predicate over an expression the planner cannot map to a column range (a function call,
+//! `CASE`, a cast, arithmetic on a column, ...) is kept as [`Pred::Expr`]: its SQL text, the
+//! columns it reads and the [`ExprKind`] that chooses its default selectivity. Projections
+//! of such expressions are [`Scalar::Expr`]. Subqueries, window functions, set operations,
+//! CTEs, outer joins and `DISTINCT` stay [`Error::Unsupported`].
 
 use std::fmt;
+use std::ops::ControlFlow;
 
 use sqlparser::ast::{
     self, BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr,
@@ -181,6 +189,52 @@ pub enum Pred {
         /// `IS NOT NULL`.
         negated: bool,
     },
+    /// `column [NOT] LIKE pattern` or `ILIKE` for any pattern other than a bare `'prefix%'`
+    /// (which is [`Pred::LikePrefix`]): the fixed prefix before the first wildcard, if any,
+    /// is an index range (case-sensitive `LIKE` only), the rest a filter.
+    Like {
+        /// The column.
+        col: ColumnRef,
+        /// The pattern: a string, or a parameter whose value is unknown.
+        pattern: Literal,
+        /// `NOT LIKE`.
+        negated: bool,
+        /// `ILIKE`.
+        case_insensitive: bool,
+    },
+    /// A predicate over an expression the planner cannot map to a column range (functions,
+    /// `CASE`, casts, arithmetic on columns, aggregates in `HAVING`): a filter with a
+    /// default selectivity chosen by its kind.
+    Expr {
+        /// The predicate's SQL text (as sqlparser prints it).
+        text: String,
+        /// Every column it reads.
+        columns: Vec<ColumnRef>,
+        /// Which default selectivity applies.
+        kind: ExprKind,
+        /// The negated form (`<>`, `NOT IN`, `NOT BETWEEN`, `IS NOT NULL`, `NOT LIKE`).
+        negated: bool,
+    },
+}
+
+/// The shape of a predicate over an opaque expression, which chooses its default
+/// selectivity (see [`crate::plan`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ExprKind {
+    /// `expr = x` (negated: `<>`).
+    Eq,
+    /// `expr < x`, `<=`, `>`, `>=`.
+    Ineq,
+    /// `expr BETWEEN a AND b`.
+    Range,
+    /// `expr IN (k values)`.
+    In(usize),
+    /// `expr IS NULL` (negated: `IS NOT NULL`).
+    IsNull,
+    /// A pattern match: `LIKE`, `ILIKE`, `SIMILAR TO`, regular expressions.
+    Match,
+    /// Any other boolean expression.
+    Bool,
 }
 
 impl Pred {
@@ -211,7 +265,9 @@ impl Pred {
             | Pred::In { col, .. }
             | Pred::Between { col, .. }
             | Pred::LikePrefix { col, .. }
+            | Pred::Like { col, .. }
             | Pred::IsNull { col, .. } => out.push(col),
+            Pred::Expr { columns, .. } => out.extend(columns),
         }
     }
 
@@ -265,6 +321,28 @@ impl Pred {
                 col: strip(col),
                 negated: *negated,
             },
+            Pred::Like {
+                col,
+                pattern,
+                negated,
+                case_insensitive,
+            } => Pred::Like {
+                col: strip(col),
+                pattern: pattern.clone(),
+                negated: *negated,
+                case_insensitive: *case_insensitive,
+            },
+            Pred::Expr {
+                text,
+                columns,
+                kind,
+                negated,
+            } => Pred::Expr {
+                text: text.clone(),
+                columns: columns.iter().map(strip).collect(),
+                kind: *kind,
+                negated: *negated,
+            },
         }
     }
 }
@@ -314,6 +392,16 @@ impl fmt::Display for Pred {
                 negated,
             } => write!(f, "{col} {}LIKE '{prefix}%'", not(*negated)),
             Pred::IsNull { col, negated } => write!(f, "{col} IS {}NULL", not(*negated)),
+            Pred::Like {
+                col,
+                pattern,
+                negated,
+                case_insensitive,
+            } => {
+                let op = if *case_insensitive { "ILIKE" } else { "LIKE" };
+                write!(f, "{col} {}{op} {pattern}", not(*negated))
+            }
+            Pred::Expr { text, .. } => f.write_str(text),
         }
     }
 }
@@ -360,6 +448,14 @@ pub enum Scalar {
         /// `DISTINCT` inside the call.
         distinct: bool,
     },
+    /// Any other expression without aggregates (a scalar function call, `CASE`, a cast,
+    /// `EXTRACT`, ...): its SQL text and the columns it reads.
+    Expr {
+        /// The SQL text (as sqlparser prints it).
+        text: String,
+        /// Every column it reads.
+        columns: Vec<ColumnRef>,
+    },
 }
 
 impl Scalar {
@@ -379,6 +475,7 @@ impl Scalar {
                         walk(a, out);
                     }
                 }
+                Scalar::Expr { columns, .. } => out.extend(columns),
             }
         }
         let mut out = Vec::new();
@@ -404,6 +501,7 @@ impl fmt::Display for Scalar {
             Scalar::Literal(l) => write!(f, "{l}"),
             Scalar::Arith { op, left, right } => write!(f, "({left} {op} {right})"),
             Scalar::Neg(e) => write!(f, "-{e}"),
+            Scalar::Expr { text, .. } => f.write_str(text),
             Scalar::Agg {
                 func,
                 arg,
@@ -476,6 +574,8 @@ pub struct Query {
     pub predicates: Vec<Pred>,
     /// `GROUP BY` expressions (ordinals resolved to the projection).
     pub group_by: Vec<Scalar>,
+    /// `HAVING`, split into conjuncts: each a [`Pred::Expr`] over the aggregate's output.
+    pub having: Vec<Pred>,
     /// `ORDER BY` keys (ordinals resolved to the projection).
     pub order_by: Vec<OrderKey>,
     /// `LIMIT`.
@@ -485,9 +585,11 @@ pub struct Query {
 }
 
 impl Query {
-    /// Whether the query aggregates (a `GROUP BY` or an aggregate in the projection).
+    /// Whether the query aggregates (a `GROUP BY`, a `HAVING` or an aggregate in the
+    /// projection).
     pub fn is_aggregate(&self) -> bool {
         !self.group_by.is_empty()
+            || !self.having.is_empty()
             || self.select.iter().any(|s| match s {
                 SelectItemModel::Expr { expr, .. } => expr.has_aggregate(),
                 SelectItemModel::Wildcard => false,
@@ -659,9 +761,6 @@ fn convert_select(select: &ast::Select, out: &mut Query) -> Result<()> {
             pos_of(select.select_token.0.span),
         ));
     }
-    if let Some(h) = &select.having {
-        return Err(unsupported_at("HAVING", h));
-    }
     if let Some(q) = &select.qualify {
         return Err(unsupported_at("QUALIFY", q));
     }
@@ -768,7 +867,30 @@ fn convert_select(select: &ast::Select, out: &mut Query) -> Result<()> {
             }
         }
     }
+    if let Some(having) = &select.having {
+        convert_having(having, &mut out.having)?;
+    }
     Ok(())
+}
+
+/// `HAVING` conjuncts as [`Pred::Expr`] filters over the aggregate's output (aggregates
+/// allowed, subqueries and window functions refused).
+fn convert_having(e: &Expr, out: &mut Vec<Pred>) -> Result<()> {
+    match e {
+        Expr::Nested(inner) => convert_having(inner, out),
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::And,
+            right,
+        } => {
+            convert_having(left, out)?;
+            convert_having(right, out)
+        }
+        _ => {
+            out.push(opaque_pred(e, true)?);
+            Ok(())
+        }
+    }
 }
 
 fn convert_table_factor(tf: &TableFactor) -> Result<TableRef> {
@@ -948,11 +1070,12 @@ fn unsupported_expr(e: &Expr) -> Error {
         Expr::Extract { .. } => "EXTRACT".to_string(),
         Expr::Substring { .. } => "SUBSTRING".to_string(),
         Expr::Interval(_) => "INTERVAL arithmetic".to_string(),
-        Expr::ILike { .. } => "ILIKE".to_string(),
         Expr::SimilarTo { .. } | Expr::RLike { .. } => "regular-expression match".to_string(),
         Expr::Function(f) if f.over.is_some() => format!("window function {}", f.name),
         Expr::Function(f) => format!("function {}", f.name),
-        Expr::Like { .. } => format!("LIKE pattern other than 'prefix%' in `{e}`"),
+        Expr::Like { any: true, .. } | Expr::ILike { any: true, .. } => {
+            format!("LIKE ANY in `{e}`")
+        }
         Expr::BinaryOp { op, .. } => format!("operator {op} in `{e}`"),
         other => format!("expression `{other}`"),
     };
@@ -987,7 +1110,7 @@ fn convert_pred(e: &Expr) -> Result<Pred> {
         } => Ok(Pred::Not(Box::new(convert_pred(expr)?))),
         Expr::BinaryOp { left, op, right } => {
             let Some(op) = cmp_op(op) else {
-                return Err(unsupported_expr(e));
+                return opaque_pred(e, false);
             };
             match (column_of(left), column_of(right)) {
                 (Some(l), Some(r)) => Ok(Pred::ColCmp {
@@ -997,7 +1120,7 @@ fn convert_pred(e: &Expr) -> Result<Pred> {
                 }),
                 (Some(col), None) => match const_literal(right) {
                     Some(value) => Ok(Pred::Cmp { col, op, value }),
-                    None => Err(non_constant(right)),
+                    None => opaque_pred(e, false),
                 },
                 (None, Some(col)) => match const_literal(left) {
                     Some(value) => Ok(Pred::Cmp {
@@ -1005,9 +1128,9 @@ fn convert_pred(e: &Expr) -> Result<Pred> {
                         op: op.flip(),
                         value,
                     }),
-                    None => Err(non_constant(left)),
+                    None => opaque_pred(e, false),
                 },
-                (None, None) => Err(non_column(left)),
+                (None, None) => opaque_pred(e, false),
             }
         }
         Expr::In {
@@ -1016,96 +1139,256 @@ fn convert_pred(e: &Expr) -> Result<Pred> {
             negated,
             ..
         } => {
-            let col = column_of(expr).ok_or_else(|| non_column(expr))?;
             let ast::InTarget::List(list) = target else {
                 return Err(unsupported_expr(e));
             };
-            let values = list
-                .iter()
-                .map(|v| const_literal(v).ok_or_else(|| non_constant(v)))
-                .collect::<Result<Vec<_>>>()?;
-            Ok(Pred::In {
-                col,
-                values,
-                negated: *negated,
-            })
+            let values: Option<Vec<Literal>> = list.iter().map(const_literal).collect();
+            match (column_of(expr), values) {
+                (Some(col), Some(values)) => Ok(Pred::In {
+                    col,
+                    values,
+                    negated: *negated,
+                }),
+                _ => opaque_pred(e, false),
+            }
         }
         Expr::Between {
             expr,
             negated,
             low,
             high,
-        } => {
-            let col = column_of(expr).ok_or_else(|| non_column(expr))?;
-            let low = const_literal(low).ok_or_else(|| non_constant(low))?;
-            let high = const_literal(high).ok_or_else(|| non_constant(high))?;
-            Ok(Pred::Between {
+        } => match (column_of(expr), const_literal(low), const_literal(high)) {
+            (Some(col), Some(low), Some(high)) => Ok(Pred::Between {
                 col,
                 low,
                 high,
                 negated: *negated,
-            })
-        }
+            }),
+            _ => opaque_pred(e, false),
+        },
         Expr::Like {
             negated,
             any: false,
             expr,
             pattern,
             escape_char: None,
-        } => {
-            let col = column_of(expr).ok_or_else(|| non_column(expr))?;
-            match const_literal(pattern) {
-                Some(Literal::String(p)) => match p.strip_suffix('%') {
-                    Some(prefix) if !prefix.contains(['%', '_']) => Ok(Pred::LikePrefix {
-                        col,
-                        prefix: prefix.to_string(),
-                        negated: *negated,
-                    }),
-                    _ => Err(unsupported_expr(e)),
-                },
-                _ => Err(unsupported_expr(e)),
-            }
-        }
-        Expr::IsNull(inner) | Expr::IsNotNull(inner) => Ok(Pred::IsNull {
-            col: column_of(inner).ok_or_else(|| non_column(inner))?,
-            negated: matches!(e, Expr::IsNotNull(_)),
-        }),
-        other => Err(unsupported_expr(other)),
+        } => like_pred(e, expr, pattern, *negated, false),
+        Expr::ILike {
+            negated,
+            any: false,
+            expr,
+            pattern,
+            escape_char: None,
+        } => like_pred(e, expr, pattern, *negated, true),
+        Expr::Like { any: true, .. } | Expr::ILike { any: true, .. } => Err(unsupported_expr(e)),
+        Expr::IsNull(inner) | Expr::IsNotNull(inner) => match column_of(inner) {
+            Some(col) => Ok(Pred::IsNull {
+                col,
+                negated: matches!(e, Expr::IsNotNull(_)),
+            }),
+            None => opaque_pred(e, false),
+        },
+        // Everything else that is free of subqueries and window functions (a LIKE with an
+        // ESCAPE clause, SIMILAR TO, a boolean function, CASE, ...) is an opaque filter.
+        other => opaque_pred(other, false),
     }
 }
 
-fn non_constant(e: &Expr) -> Error {
-    match e {
-        Expr::Subquery(_) | Expr::Function(_) | Expr::Case { .. } | Expr::Interval(_) => {
-            unsupported_expr(e)
+/// `expr [NOT] LIKE/ILIKE pattern`: a bare `'prefix%'` (case-sensitive) stays
+/// [`Pred::LikePrefix`]; any other pattern on a column is [`Pred::Like`]; a pattern that is
+/// not a constant, or an operand that is not a column, is an opaque match.
+fn like_pred(
+    e: &Expr,
+    expr: &Expr,
+    pattern: &Expr,
+    negated: bool,
+    case_insensitive: bool,
+) -> Result<Pred> {
+    let Some(col) = column_of(expr) else {
+        return opaque_pred(e, false);
+    };
+    match const_literal(pattern) {
+        Some(Literal::String(p)) => {
+            if !case_insensitive
+                && let Some(prefix) = p.strip_suffix('%')
+                && !prefix.contains(['%', '_', '\\'])
+            {
+                return Ok(Pred::LikePrefix {
+                    col,
+                    prefix: prefix.to_string(),
+                    negated,
+                });
+            }
+            Ok(Pred::Like {
+                col,
+                pattern: Literal::String(p),
+                negated,
+                case_insensitive,
+            })
         }
-        Expr::BinaryOp { left, right, .. } => {
-            // Name the innermost offending piece when there is one (e.g. an INTERVAL).
-            for side in [left, right] {
-                if const_literal(side).is_none() && !matches!(side.as_ref(), Expr::BinaryOp { .. })
-                {
-                    return non_constant(side);
+        Some(Literal::Param) => Ok(Pred::Like {
+            col,
+            pattern: Literal::Param,
+            negated,
+            case_insensitive,
+        }),
+        _ => opaque_pred(e, false),
+    }
+}
+
+/// The text before the first wildcard (`%`, `_`) or backslash of a `LIKE` pattern, and
+/// whether that is the whole pattern (no wildcard at all).
+pub fn like_fixed_prefix(pattern: &str) -> (&str, bool) {
+    match pattern.find(['%', '_', '\\']) {
+        Some(i) => (&pattern[..i], false),
+        None => (pattern, true),
+    }
+}
+
+/// Aggregate functions outside the subset's five: refused rather than treated as scalar
+/// functions, which would make the query look like it does not aggregate.
+const OTHER_AGGREGATES: &[&str] = &[
+    "any_value",
+    "approx_count_distinct",
+    "array_agg",
+    "bit_and",
+    "bit_or",
+    "bool_and",
+    "bool_or",
+    "corr",
+    "covar_pop",
+    "covar_samp",
+    "every",
+    "group_concat",
+    "listagg",
+    "median",
+    "mode",
+    "percentile_cont",
+    "percentile_disc",
+    "stddev",
+    "stddev_pop",
+    "stddev_samp",
+    "string_agg",
+    "uniq",
+    "var_pop",
+    "var_samp",
+    "variance",
+];
+
+fn is_aggregate_name(name: &str) -> bool {
+    matches!(name, "count" | "sum" | "avg" | "min" | "max") || OTHER_AGGREGATES.contains(&name)
+}
+
+/// Refuse what an opaque expression must not contain: subqueries, window functions, and
+/// aggregates (unless `aggregates_allowed`, in `HAVING`), naming the construct.
+fn check_opaque(e: &Expr, aggregates_allowed: bool) -> Result<()> {
+    let flow = ast::visit_expressions(e, |x| {
+        let error = match x {
+            Expr::Subquery(_)
+            | Expr::Exists { .. }
+            | Expr::In {
+                target: ast::InTarget::Subquery(_),
+                ..
+            } => Some(unsupported_expr(x)),
+            Expr::Function(f) if f.over.is_some() => Some(unsupported_expr(x)),
+            Expr::Function(f) if matches!(f.args, FunctionArguments::Subquery(_)) => {
+                Some(unsupported_at("subquery as function argument", x))
+            }
+            Expr::Function(f) => {
+                let name = object_name(&f.name).to_lowercase();
+                if OTHER_AGGREGATES.contains(&name.as_str()) {
+                    Some(unsupported_at(format!("aggregate function {}", f.name), x))
+                } else if !aggregates_allowed && is_aggregate_name(&name) {
+                    Some(unsupported_at(
+                        format!("aggregate inside an expression: `{e}`"),
+                        x,
+                    ))
+                } else {
+                    None
                 }
             }
-            unsupported_at(format!("non-constant expression `{e}`"), e)
+            _ => None,
+        };
+        match error {
+            Some(err) => ControlFlow::Break(err),
+            None => ControlFlow::Continue(()),
         }
-        _ => unsupported_at(format!("non-constant expression `{e}`"), e),
+    });
+    match flow {
+        ControlFlow::Break(err) => Err(err),
+        ControlFlow::Continue(()) => Ok(()),
     }
 }
 
-fn non_column(e: &Expr) -> Error {
+/// Every column an expression reads, in first-seen order.
+fn expr_columns(e: &Expr) -> Vec<ColumnRef> {
+    let mut out: Vec<ColumnRef> = Vec::new();
+    let _ = ast::visit_expressions(e, |x| {
+        if matches!(x, Expr::Identifier(_) | Expr::CompoundIdentifier(_))
+            && let Some(c) = column_of(x)
+            && !out.contains(&c)
+        {
+            out.push(c);
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    out
+}
+
+/// The default-selectivity kind of a boolean expression, and whether it is negated.
+fn expr_kind(e: &Expr) -> (ExprKind, bool) {
     match e {
-        Expr::Subquery(_)
-        | Expr::Function(_)
-        | Expr::Case { .. }
-        | Expr::Extract { .. }
-        | Expr::Substring { .. }
-        | Expr::Cast { .. } => unsupported_expr(e),
-        _ => unsupported_at(
-            format!("comparison whose operand is not a plain column: `{e}`"),
-            e,
-        ),
+        Expr::Nested(inner) => expr_kind(inner),
+        Expr::BinaryOp { op, .. } => match op {
+            BinaryOperator::Eq => (ExprKind::Eq, false),
+            BinaryOperator::NotEq => (ExprKind::Eq, true),
+            BinaryOperator::Lt
+            | BinaryOperator::LtEq
+            | BinaryOperator::Gt
+            | BinaryOperator::GtEq => (ExprKind::Ineq, false),
+            BinaryOperator::PGRegexMatch | BinaryOperator::PGRegexIMatch => {
+                (ExprKind::Match, false)
+            }
+            BinaryOperator::PGRegexNotMatch | BinaryOperator::PGRegexNotIMatch => {
+                (ExprKind::Match, true)
+            }
+            _ => (ExprKind::Bool, false),
+        },
+        Expr::In {
+            target: ast::InTarget::List(list),
+            negated,
+            ..
+        } => (ExprKind::In(list.len()), *negated),
+        Expr::Between { negated, .. } => (ExprKind::Range, *negated),
+        Expr::Like { negated, .. }
+        | Expr::ILike { negated, .. }
+        | Expr::SimilarTo { negated, .. }
+        | Expr::RLike { negated, .. } => (ExprKind::Match, *negated),
+        Expr::IsNull(_) => (ExprKind::IsNull, false),
+        Expr::IsNotNull(_) => (ExprKind::IsNull, true),
+        _ => (ExprKind::Bool, false),
     }
+}
+
+/// A predicate the planner keeps as an opaque filter with a default selectivity.
+fn opaque_pred(e: &Expr, aggregates_allowed: bool) -> Result<Pred> {
+    check_opaque(e, aggregates_allowed)?;
+    let (kind, negated) = expr_kind(e);
+    Ok(Pred::Expr {
+        text: e.to_string(),
+        columns: expr_columns(e),
+        kind,
+        negated,
+    })
+}
+
+/// A scalar expression the planner does not look into.
+fn opaque_scalar(e: &Expr) -> Result<Scalar> {
+    check_opaque(e, false)?;
+    Ok(Scalar::Expr {
+        text: e.to_string(),
+        columns: expr_columns(e),
+    })
 }
 
 fn convert_scalar(e: &Expr) -> Result<Scalar> {
@@ -1128,7 +1411,7 @@ fn convert_scalar(e: &Expr) -> Result<Scalar> {
                 BinaryOperator::Multiply => '*',
                 BinaryOperator::Divide => '/',
                 BinaryOperator::Modulo => '%',
-                _ => return Err(unsupported_expr(e)),
+                _ => return opaque_scalar(e),
             };
             Ok(Scalar::Arith {
                 op,
@@ -1136,8 +1419,13 @@ fn convert_scalar(e: &Expr) -> Result<Scalar> {
                 right: Box::new(convert_scalar(right)?),
             })
         }
+        Expr::Function(f)
+            if f.over.is_none() && !is_aggregate_name(&object_name(&f.name).to_lowercase()) =>
+        {
+            opaque_scalar(e)
+        }
         Expr::Function(f) => convert_aggregate(e, f),
-        other => Err(unsupported_expr(other)),
+        other => opaque_scalar(other),
     }
 }
 

@@ -37,13 +37,34 @@
 //! `IS NULL` the null fraction; `AND` the product, `OR` `a + b − ab`, `NOT` `1 − s`. Without
 //! statistics: equality [`DEFAULT_EQ_SEL`], range [`DEFAULT_RANGE_SEL`], `LIKE`
 //! [`DEFAULT_LIKE_SEL`]. A join equality `1 / max(distinct)`.
+//!
+//! ## What cannot use an index is estimated, not refused
+//!
+//! The defaults follow PostgreSQL's `selfuncs.h` and `patternsel`:
+//!
+//! * `LIKE` with any other pattern than `'prefix%'`: the fixed prefix before the first
+//!   wildcard is a range as above (and an `Index Cond` on an index of the column), and the
+//!   rest of the pattern a filter of [`DEFAULT_MATCH_SEL`] (0.005); a leading wildcard, an
+//!   `ILIKE` or a parameter pattern is [`DEFAULT_MATCH_SEL`] alone; a pattern without a
+//!   wildcard is an equality. `NOT LIKE` is `(1 − nulls) − s`.
+//! * A predicate over an expression the planner cannot map to a column (functions, `CASE`,
+//!   casts, `EXTRACT`, arithmetic on a column): `=` [`DEFAULT_EQ_SEL`] (0.005), `<>` its
+//!   complement, `<`/`>` [`DEFAULT_INEQ_SEL`] (1/3), `BETWEEN` [`DEFAULT_RANGE_INEQ_SEL`]
+//!   (0.005), `IN` `k ×` [`DEFAULT_EQ_SEL`], `IS NULL` [`DEFAULT_UNK_SEL`] (0.005), a pattern
+//!   match [`DEFAULT_MATCH_SEL`], any other boolean expression [`DEFAULT_BOOL_SEL`] (0.5).
+//!   It is a filter (`CPU_OPERATOR_COST` per row, like any conjunct); projecting such an
+//!   expression costs nothing extra (an aggregate already charges per expression).
+//! * `HAVING` conjuncts: the same defaults (so `count(*) > 10` keeps 1/3 of the groups),
+//!   a filter on the aggregate node at `CPU_OPERATOR_COST` per group and conjunct.
+//!
+//! EXPLAIN marks each such filter with `(default selectivity s)`.
 
 use std::collections::HashMap;
 
 use crate::catalog::{Catalog, ColumnStats, Index, Table};
 use crate::error::{Error, Result};
 use crate::parse::{
-    self, CmpOp, ColumnRef, Literal, OrderKey, Pred, Query, Scalar, SelectItemModel,
+    self, CmpOp, ColumnRef, ExprKind, Literal, OrderKey, Pred, Query, Scalar, SelectItemModel,
 };
 
 /// Cost constants (abstract units).
@@ -76,6 +97,17 @@ pub const DEFAULT_EQ_SEL: f64 = 0.005;
 pub const DEFAULT_RANGE_SEL: f64 = 1.0 / 3.0;
 /// `LIKE 'prefix%'` selectivity when min/max are unknown.
 pub const DEFAULT_LIKE_SEL: f64 = 0.05;
+/// Pattern match (`LIKE` beyond a fixed prefix, `ILIKE`, regular expressions) without
+/// statistics: PostgreSQL's `DEFAULT_MATCH_SEL`.
+pub const DEFAULT_MATCH_SEL: f64 = 0.005;
+/// Inequality (`<`, `>`) on an expression: PostgreSQL's `DEFAULT_INEQ_SEL`.
+pub const DEFAULT_INEQ_SEL: f64 = 1.0 / 3.0;
+/// `BETWEEN` on an expression: PostgreSQL's `DEFAULT_RANGE_INEQ_SEL`.
+pub const DEFAULT_RANGE_INEQ_SEL: f64 = 0.005;
+/// `IS NULL` on an expression: PostgreSQL's `DEFAULT_UNK_SEL`.
+pub const DEFAULT_UNK_SEL: f64 = 0.005;
+/// Any other boolean expression: PostgreSQL's default in `boolvarsel`.
+pub const DEFAULT_BOOL_SEL: f64 = 0.5;
 /// Number of groups assumed for a grouping expression without statistics.
 pub const DEFAULT_GROUPS: f64 = 200.0;
 /// Largest join costed exhaustively.
@@ -397,14 +429,7 @@ pub(crate) fn selectivity(p: &Pred, st: &dyn StatsLookup) -> f64 {
             negated,
         } => {
             let stats = st.stats(col);
-            let lo = Literal::String(prefix.clone());
-            let s = match (
-                fraction_below(&stats, &lo),
-                fraction_below(&stats, &like_upper(prefix)),
-            ) {
-                (Some(a), Some(b)) => (1.0 - stats.null_frac) * (b - a).max(0.0),
-                _ => DEFAULT_LIKE_SEL,
-            };
+            let s = prefix_sel(&stats, prefix);
             if *negated {
                 (1.0 - stats.null_frac) - s
             } else {
@@ -415,8 +440,140 @@ pub(crate) fn selectivity(p: &Pred, st: &dyn StatsLookup) -> f64 {
             let nf = st.stats(col).null_frac;
             if *negated { 1.0 - nf } else { nf }
         }
+        Pred::Like {
+            col,
+            pattern,
+            negated,
+            case_insensitive,
+        } => {
+            let stats = st.stats(col);
+            let s = like_sel(&stats, pattern, *case_insensitive);
+            if *negated {
+                (1.0 - stats.null_frac) - s
+            } else {
+                s
+            }
+        }
+        Pred::Expr { kind, negated, .. } => expr_sel(*kind, *negated),
     };
     s.clamp(0.0, 1.0)
+}
+
+/// Selectivity of `LIKE 'p%'`: the string range `[p, p+)`.
+fn prefix_sel(stats: &ColumnStats, prefix: &str) -> f64 {
+    let lo = Literal::String(prefix.to_string());
+    match (
+        fraction_below(stats, &lo),
+        fraction_below(stats, &like_upper(prefix)),
+    ) {
+        (Some(a), Some(b)) => (1.0 - stats.null_frac) * (b - a).max(0.0),
+        _ => DEFAULT_LIKE_SEL,
+    }
+}
+
+/// Selectivity of `[I]LIKE pattern` (not negated), after PostgreSQL's `patternsel`: the fixed
+/// prefix's range times [`DEFAULT_MATCH_SEL`] for the rest of the pattern.
+fn like_sel(stats: &ColumnStats, pattern: &Literal, case_insensitive: bool) -> f64 {
+    let Literal::String(p) = pattern else {
+        return DEFAULT_MATCH_SEL;
+    };
+    if case_insensitive {
+        return DEFAULT_MATCH_SEL;
+    }
+    match parse::like_fixed_prefix(p) {
+        (_, true) => eq_sel(stats),
+        ("", false) => DEFAULT_MATCH_SEL,
+        (prefix, false) if p[prefix.len()..].chars().all(|c| c == '%') => prefix_sel(stats, prefix),
+        (prefix, false) => prefix_sel(stats, prefix) * DEFAULT_MATCH_SEL,
+    }
+}
+
+/// The default selectivity of a predicate over an opaque expression (see the module docs).
+pub(crate) fn expr_sel(kind: ExprKind, negated: bool) -> f64 {
+    let s = match kind {
+        ExprKind::Eq => DEFAULT_EQ_SEL,
+        ExprKind::Ineq => DEFAULT_INEQ_SEL,
+        ExprKind::Range => DEFAULT_RANGE_INEQ_SEL,
+        ExprKind::In(k) => (DEFAULT_EQ_SEL * k as f64).min(1.0),
+        ExprKind::IsNull => DEFAULT_UNK_SEL,
+        ExprKind::Match => DEFAULT_MATCH_SEL,
+        ExprKind::Bool => DEFAULT_BOOL_SEL,
+    };
+    if negated { 1.0 - s } else { s }
+}
+
+/// The default selectivity a predicate is estimated with, when statistics cannot say: a
+/// `LIKE` beyond its fixed prefix and predicates over opaque expressions. EXPLAIN shows it.
+pub(crate) fn default_selectivity(p: &Pred) -> Option<f64> {
+    match p {
+        Pred::Like {
+            pattern, negated, ..
+        } => {
+            if let Literal::String(text) = pattern
+                && parse::like_fixed_prefix(text).1
+            {
+                return None;
+            }
+            Some(if *negated {
+                1.0 - DEFAULT_MATCH_SEL
+            } else {
+                DEFAULT_MATCH_SEL
+            })
+        }
+        Pred::Expr { kind, negated, .. } => Some(expr_sel(*kind, *negated)),
+        _ => None,
+    }
+}
+
+/// A predicate as EXPLAIN shows it: its text, with `(default selectivity s)` after each
+/// part estimated by a default.
+pub(crate) fn describe(p: &Pred) -> String {
+    let join = |ps: &[Pred], sep: &str| {
+        let parts: Vec<String> = ps.iter().map(describe).collect();
+        format!("({})", parts.join(sep))
+    };
+    match p {
+        Pred::And(ps) => join(ps, " AND "),
+        Pred::Or(ps) => join(ps, " OR "),
+        Pred::Not(q) => format!("NOT {}", describe(q)),
+        _ => match default_selectivity(p) {
+            Some(s) => format!("{p} (default selectivity {})", format_sel(s)),
+            None => p.to_string(),
+        },
+    }
+}
+
+/// A selectivity with up to four decimals, trailing zeros removed (`0.005`, `0.3333`).
+fn format_sel(s: f64) -> String {
+    let text = format!("{s:.4}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// The index condition a `LIKE` can use: its fixed prefix as `LIKE 'prefix%'` (or an
+/// equality when the pattern has no wildcard); the pattern itself stays a filter.
+fn like_index_cond(p: &Pred) -> Option<Pred> {
+    let Pred::Like {
+        col,
+        pattern: Literal::String(text),
+        negated: false,
+        case_insensitive: false,
+    } = p
+    else {
+        return None;
+    };
+    match parse::like_fixed_prefix(text) {
+        (_, true) => Some(Pred::Cmp {
+            col: col.clone(),
+            op: CmpOp::Eq,
+            value: Literal::String(text.clone()),
+        }),
+        ("", false) => None,
+        (prefix, false) => Some(Pred::LikePrefix {
+            col: col.clone(),
+            prefix: prefix.to_string(),
+            negated: false,
+        }),
+    }
 }
 
 /// Selectivity of a conjunction: range conjuncts on the same column are merged into one
@@ -552,7 +709,8 @@ fn conjunct_implies(q: &Pred, t: &Pred) -> bool {
             Pred::Cmp { value, .. } => *value != Literal::Null,
             Pred::In { negated, .. }
             | Pred::Between { negated, .. }
-            | Pred::LikePrefix { negated, .. } => !negated,
+            | Pred::LikePrefix { negated, .. }
+            | Pred::Like { negated, .. } => !negated,
             _ => false,
         };
         return strict && q.columns().iter().any(|c| c.name == col.name);
@@ -621,7 +779,7 @@ pub(crate) fn indexable_columns(catalog: &Catalog, query: &Query) -> Result<Vec<
         })
         .collect();
     for (t, preds) in planner.local.iter().enumerate() {
-        for p in preds {
+        for p in preds.iter().chain(&planner.like_conds[t]) {
             let Some(col) = single_column(p) else {
                 continue;
             };
@@ -666,6 +824,9 @@ struct Planner<'a> {
     tables: Vec<&'a Table>,
     /// Per table: single-table conjuncts.
     local: Vec<Vec<Pred>>,
+    /// Per table: index conditions derived from `LIKE` patterns with a fixed prefix (the
+    /// patterns themselves stay in `local`, as filters).
+    like_conds: Vec<Vec<Pred>>,
     /// Join equalities: (table a, column a, table b, column b, predicate).
     edges: Vec<(usize, String, usize, String, Pred)>,
     /// Multi-table conjuncts other than equalities: (table mask, predicate).
@@ -775,6 +936,7 @@ impl<'a> Planner<'a> {
             query,
             tables,
             local: vec![Vec::new(); query.tables.len()],
+            like_conds: vec![Vec::new(); query.tables.len()],
             edges: Vec::new(),
             residual: Vec::new(),
             needed: vec![Vec::new(); query.tables.len()],
@@ -898,6 +1060,9 @@ impl<'a> Planner<'a> {
         for o in &query.order_by {
             self.need(o.expr.columns())?;
         }
+        for h in &query.having {
+            self.need(h.columns())?;
+        }
         for p in &query.predicates {
             let mask = self.need(p.columns())?;
             if mask.count_ones() <= 1 {
@@ -907,6 +1072,12 @@ impl<'a> Planner<'a> {
                         format!("predicate without a table column: `{p}`"),
                         None,
                     ));
+                }
+                if let Some(cond) = like_index_cond(p)
+                    && !self.local[t].contains(&cond)
+                    && !self.like_conds[t].contains(&cond)
+                {
+                    self.like_conds[t].push(cond);
                 }
                 self.local[t].push(p.clone());
                 continue;
@@ -986,7 +1157,7 @@ impl<'a> Planner<'a> {
                 "Filter: {}",
                 preds
                     .iter()
-                    .map(|p| p.to_string())
+                    .map(|p| describe(p))
                     .collect::<Vec<_>>()
                     .join(" AND ")
             )
@@ -1052,6 +1223,7 @@ impl<'a> Planner<'a> {
                 let on_col: Vec<&Pred> = local
                     .iter()
                     .copied()
+                    .chain(&self.like_conds[t])
                     .filter(|p| single_column(p).is_some_and(|c| c.name == *col))
                     .collect();
                 let eqs: Vec<&Pred> = on_col.iter().copied().filter(|p| is_eq_like(p)).collect();
@@ -1433,8 +1605,14 @@ impl<'a> Planner<'a> {
         }
         let n_exprs = self.query.select.len() + self.query.group_by.len();
         let agg_cpu = input.rows * CPU_OPERATOR_COST * n_exprs.max(1) as f64;
+        // HAVING: a filter over the groups, each conjunct at its default selectivity.
+        let st = self.lookup();
+        let having: Vec<&Pred> = self.query.having.iter().collect();
+        let having_sel = conjunction_selectivity(having.iter().copied(), &st);
+        let having_detail = Self::filter_detail(&having);
         if self.query.group_by.is_empty() {
-            let cost = input.cost + agg_cpu + CPU_TUPLE_COST;
+            let cost =
+                input.cost + agg_cpu + CPU_TUPLE_COST + CPU_OPERATOR_COST * having.len() as f64;
             return Ok(PlanNode {
                 kind: NodeKind::Aggregate,
                 table: None,
@@ -1442,7 +1620,7 @@ impl<'a> Planner<'a> {
                 rows: 1.0,
                 startup_cost: cost,
                 cost,
-                details: Vec::new(),
+                details: having_detail.into_iter().collect(),
                 children: vec![input],
             });
         }
@@ -1461,23 +1639,28 @@ impl<'a> Planner<'a> {
             };
         }
         let groups = groups.min(input.rows).max(1.0);
-        let cost = input.cost + agg_cpu + groups * CPU_TUPLE_COST;
+        let cost = input.cost
+            + agg_cpu
+            + groups * CPU_TUPLE_COST
+            + groups * CPU_OPERATOR_COST * having.len() as f64;
+        let mut details = vec![format!(
+            "Group Key: {}",
+            self.query
+                .group_by
+                .iter()
+                .map(|g| g.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )];
+        details.extend(having_detail);
         Ok(PlanNode {
             kind: NodeKind::HashAggregate,
             table: None,
             index: None,
-            rows: groups,
+            rows: (groups * having_sel).max(1.0),
             startup_cost: cost,
             cost,
-            details: vec![format!(
-                "Group Key: {}",
-                self.query
-                    .group_by
-                    .iter()
-                    .map(|g| g.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )],
+            details,
             children: vec![input],
         })
     }
