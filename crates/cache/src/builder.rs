@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::{Clock, SystemClock};
+use crate::metrics::{HitRatioAlert, HitRatioWatch};
 use crate::{Cache, DefaultHashBuilder, Weigher};
 
 /// A shard never gets less than this much capacity when the shard count is chosen
@@ -35,6 +36,7 @@ pub struct CacheBuilder<K, V, S = DefaultHashBuilder> {
     clock: Arc<dyn Clock>,
     default_ttl: Option<Duration>,
     classes: Vec<(String, Duration)>,
+    watch: Option<HitRatioWatch>,
     hash_builder: S,
     _marker: PhantomData<fn(K, V)>,
 }
@@ -47,6 +49,7 @@ impl<K, V, S> fmt::Debug for CacheBuilder<K, V, S> {
             .field("shards", &self.shards)
             .field("default_ttl", &self.default_ttl)
             .field("classes", &self.classes)
+            .field("hit_ratio_watch", &self.watch)
             .finish_non_exhaustive()
     }
 }
@@ -60,6 +63,7 @@ impl<K, V> CacheBuilder<K, V> {
             clock: Arc::new(SystemClock::default()),
             default_ttl: None,
             classes: Vec::new(),
+            watch: None,
             hash_builder: DefaultHashBuilder::default(),
             _marker: PhantomData,
         }
@@ -114,6 +118,43 @@ impl<K, V, S> CacheBuilder<K, V, S> {
         self
     }
 
+    /// Watches the hit ratio: calls `callback` when the ratio over a window of at least
+    /// `window` lookups falls below `level` (a fraction, `0.0..=1.0`).
+    ///
+    /// - **Lookups** are the reads that count a hit or a miss in the [`crate::Metrics`]: `get`,
+    ///   `get_many` and the look-up of `get_or_try_insert_with`.
+    /// - **Windows**: the first window starts when the cache is built; a window closes at the
+    ///   first check after it holds at least `window` lookups, and the next starts there.
+    ///   Checks are made only by misses: by the miss that brings its own stripe of the miss
+    ///   counter (each shard has 4 stripes, one per thread in turn) to a multiple of the
+    ///   interval, the largest power of two at most `window / (4 × shards)`, at least 1. So
+    ///   fewer than `window` misses pass without a check. A falling hit ratio means misses, so
+    ///   a bad window is closed promptly; a window of nothing but hits stays open until the next
+    ///   checking miss (it cannot fire, but a fired watch re-arms only then). A check is skipped
+    ///   if another thread is running one. With `window` below `4 × shards` every miss checks.
+    /// - **Hysteresis**: the callback fires when a window's ratio is below `level` and the
+    ///   watch is armed; the watch then disarms and fires no more until a window's ratio reaches
+    ///   `level + min(0.05, (1 - level) / 2)`, which re-arms it. A ratio that hovers around the
+    ///   level therefore fires once, not at every window. [`Cache::hit_ratio_is_low`] reads the
+    ///   same state as a flag.
+    /// - **Cost**: a hit pays nothing. A miss pays one AND and a branch on the stripe count its
+    ///   increment returns anyway. A due check (once per interval per stripe) takes each
+    ///   shard's shared lock briefly to sum two striped counters, on one thread at a time
+    ///   (others skip it). The callback runs on that missing thread, with no lock of the cache
+    ///   held, so it may use the cache; keep it short, since the reader waits for it.
+    ///
+    /// # Panics
+    /// If `window` is 0 or `level` is not within `0.0..=1.0`.
+    pub fn hit_ratio_watch(
+        mut self,
+        window: u64,
+        level: f64,
+        callback: impl Fn(HitRatioAlert) + Send + Sync + 'static,
+    ) -> Self {
+        self.watch = Some(HitRatioWatch::new(window, level, Box::new(callback)));
+        self
+    }
+
     /// Sets the hasher used for sharding, the table and the frequency sketch.
     /// The default is randomly seeded per cache; a fixed seed makes eviction reproducible.
     pub fn hasher<S2>(self, hash_builder: S2) -> CacheBuilder<K, V, S2> {
@@ -124,6 +165,7 @@ impl<K, V, S> CacheBuilder<K, V, S> {
             clock: self.clock,
             default_ttl: self.default_ttl,
             classes: self.classes,
+            watch: self.watch,
             hash_builder,
             _marker: PhantomData,
         }
@@ -154,6 +196,7 @@ impl<K, V, S> CacheBuilder<K, V, S> {
             self.clock,
             self.default_ttl,
             self.classes,
+            self.watch,
             self.hash_builder,
         )
     }

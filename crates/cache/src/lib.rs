@@ -22,6 +22,10 @@
 //! - **Metrics** ([`Metrics`]): hits, misses, inserts, evictions, expirations, hit ratio. They are
 //!   counters that each thread bumps on its own cache line (plain adds on the write path), so
 //!   they are always on.
+//! - **Hit-ratio watch** ([`CacheBuilder::hit_ratio_watch`]): a callback when the hit ratio over
+//!   a window of lookups falls below a level, once until it recovers; checked on a coarse
+//!   schedule read off the striped miss counters, so a hit pays nothing and a miss one AND
+//!   and a branch.
 //!
 //! # Costs
 //! A `get` hashes the key once, takes one shard's shared lock (readers of a shard run in
@@ -71,9 +75,10 @@ use parking_lot::RwLock;
 
 pub use crate::builder::CacheBuilder;
 pub use crate::clock::{Clock, MockClock, SystemClock};
-pub use crate::metrics::Metrics;
+pub use crate::metrics::{HitRatioAlert, Metrics};
 
 use crate::flight::{Flight, Outcome, PendingLoad};
+use crate::metrics::HitRatioWatch;
 use crate::shard::{Found, LazyNow, NEVER, Replaced, Shard};
 
 /// The default hasher: foldhash, seeded at random per cache.
@@ -120,6 +125,8 @@ pub struct Cache<K, V, S = DefaultHashBuilder> {
     clock: Arc<dyn Clock>,
     default_ttl: Option<Duration>,
     classes: Box<[(String, Duration)]>,
+    /// The hit-ratio watch, if configured; boxed so that a cache without one stays small.
+    watch: Option<Box<HitRatioWatch>>,
     hash_builder: S,
 }
 
@@ -156,16 +163,22 @@ impl<K, V, S> Cache<K, V, S> {
         clock: Arc<dyn Clock>,
         default_ttl: Option<Duration>,
         classes: Vec<(String, Duration)>,
+        watch: Option<HitRatioWatch>,
         hash_builder: S,
     ) -> Self {
         assert!(n_shards.is_power_of_two());
         let per_shard = capacity / n_shards as u64;
         let remainder = capacity % n_shards as u64;
+        let watch_mask = watch
+            .as_ref()
+            .map_or(u64::MAX, |watch| watch.check_mask(n_shards));
         let shards = (0..n_shards)
             .map(|shard_idx| {
                 let extra = u64::from((shard_idx as u64) < remainder);
+                let mut shard = Shard::new(per_shard + extra, 0x5eed + shard_idx as u64);
+                shard.set_watch_mask(watch_mask);
                 Padded(RwLock::new(ShardState {
-                    shard: Shard::new(per_shard + extra, 0x5eed + shard_idx as u64),
+                    shard,
                     pending: Vec::new(),
                 }))
             })
@@ -178,6 +191,7 @@ impl<K, V, S> Cache<K, V, S> {
             clock,
             default_ttl,
             classes: classes.into_boxed_slice(),
+            watch: watch.map(Box::new),
             hash_builder,
         }
     }
@@ -249,6 +263,30 @@ impl<K, V, S> Cache<K, V, S> {
             .into_iter()
             .map(|(_, key, value)| (key, value))
             .collect()
+    }
+
+    /// Whether the [hit-ratio watch](CacheBuilder::hit_ratio_watch) has fired and not re-armed
+    /// since: the latest window's hit ratio was below the level, and no window has reached the
+    /// re-arming level after it. Always false without a watch.
+    pub fn hit_ratio_is_low(&self) -> bool {
+        self.watch.as_ref().is_some_and(|watch| watch.is_low())
+    }
+
+    /// Evaluates the hit-ratio watch; called, with no shard lock held, by a miss that
+    /// [`Shard::lookup`] marked as due.
+    #[cold]
+    #[inline(never)]
+    fn check_hit_ratio_watch(&self) {
+        if let Some(watch) = &self.watch {
+            watch.evaluate(|| {
+                self.shards
+                    .iter()
+                    .map(|shard| shard.0.read().shard.hits_and_lookups())
+                    .fold((0, 0), |(hits, lookups), (shard_hits, shard_lookups)| {
+                        (hits + shard_hits, lookups + shard_lookups)
+                    })
+            });
+        }
     }
 
     /// The handle of a TTL class declared with [`CacheBuilder::class_ttl`].
@@ -380,10 +418,17 @@ where
         let hash = self.hash(key);
         let mut now = LazyNow::new(&*self.clock);
         let shard = self.shard(hash);
-        match shard.read().shard.lookup(hash, key, &mut now) {
+        let absent = match shard.read().shard.lookup(hash, key, &mut now) {
             Found::Live(value) => return Some(value.clone()),
-            Found::Absent => return None,
-            Found::Expired => {}
+            Found::Absent => true,
+            Found::Expired => false,
+        };
+        // A miss may be due to check the hit-ratio watch, which needs the shard's lock free.
+        if now.watch_due {
+            self.check_hit_ratio_watch();
+        }
+        if absent {
+            return None;
         }
         // Rare: the entry expired. Removing it needs the exclusive lock.
         shard.write().shard.expire(hash, key, &mut now);
@@ -486,6 +531,9 @@ where
                 .write()
                 .shard
                 .expire(hash, keys[pos], &mut now);
+        }
+        if now.watch_due {
+            self.check_hit_ratio_watch();
         }
         values
     }
@@ -632,7 +680,7 @@ where
                     .iter()
                     .find(|load| load.hash == hash && load.key == key)
                     .map(|load| Arc::clone(&load.flight));
-                match pending {
+                let waiting_on = match pending {
                     Some(flight) => flight.downcast::<Flight<V, E>>().ok(),
                     None => {
                         let flight = Arc::new(Flight::<V, E>::new());
@@ -642,9 +690,18 @@ where
                             flight: Arc::clone(&flight) as Arc<dyn Any + Send + Sync>,
                             stale: false,
                         });
+                        drop(state);
+                        if now.watch_due {
+                            self.check_hit_ratio_watch();
+                        }
                         break Some(flight);
                     }
+                };
+                drop(state);
+                if now.watch_due {
+                    self.check_hit_ratio_watch();
                 }
+                waiting_on
             };
             match waiting_on {
                 Some(flight) => match flight.wait() {

@@ -4,10 +4,17 @@
 //! under the shared lock on many threads at once, so hits and misses go to [`Striped`]
 //! counters: each thread adds to its own cache line, and nothing is shared between cores on
 //! the read path. [`crate::Cache::metrics`] sums the shards.
+//!
+//! The hit-ratio watch ([`HitRatioWatch`]) rides on the striped miss counters: a miss learns
+//! its stripe's new count for free from the increment, and only a miss whose count lands on a
+//! multiple of the check interval evaluates the window; hits are not touched.
 
 use std::cell::Cell;
+use std::fmt;
 use std::ops::AddAssign;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+
+use parking_lot::Mutex;
 
 /// Stripes per counter: enough that a few threads rarely share one.
 const STRIPES: usize = 4;
@@ -39,12 +46,14 @@ fn stripe_of_this_thread() -> usize {
 }
 
 impl Striped {
-    /// Adds one.
+    /// Adds one; returns this thread's stripe's new value, which the hit-ratio watch uses as
+    /// a free, thread-local schedule (see [`HitRatioWatch`]).
     #[inline]
-    pub(crate) fn increment(&self) {
+    pub(crate) fn increment(&self) -> u64 {
         self.stripes[stripe_of_this_thread()]
             .0
-            .fetch_add(1, Relaxed);
+            .fetch_add(1, Relaxed)
+            .wrapping_add(1)
     }
 
     /// Adds one through exclusive access, without an atomic operation.
@@ -121,6 +130,131 @@ impl AddAssign<&Counters> for Metrics {
         self.removals += counters.removals;
         self.evictions += counters.evictions;
         self.expirations += counters.expirations;
+    }
+}
+
+/// What a [hit-ratio watch](crate::CacheBuilder::hit_ratio_watch) reports when it fires.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HitRatioAlert {
+    /// The hit ratio over the window that fell below the level.
+    pub ratio: f64,
+    /// Hits in that window.
+    pub hits: u64,
+    /// Lookups (hits and misses) in that window: at least the configured window.
+    pub lookups: u64,
+    /// The configured level.
+    pub level: f64,
+}
+
+/// The most the watch's re-arming level sits above the alert level.
+pub(crate) const HIT_RATIO_HYSTERESIS: f64 = 0.05;
+
+type AlertCallback = Box<dyn Fn(HitRatioAlert) + Send + Sync>;
+
+/// A hit-ratio watch: configured by [`crate::CacheBuilder::hit_ratio_watch`], evaluated by
+/// [`crate::Cache`] on the schedule that [`HitRatioWatch::check_mask`] sets.
+pub(crate) struct HitRatioWatch {
+    pub(crate) window: u64,
+    pub(crate) level: f64,
+    /// A window must reach this ratio to re-arm the watch after it fired.
+    pub(crate) rearm_level: f64,
+    callback: AlertCallback,
+    state: Mutex<WatchState>,
+}
+
+/// Where the current window started, and whether the watch has fired and not re-armed.
+#[derive(Debug, Default)]
+struct WatchState {
+    start_hits: u64,
+    start_lookups: u64,
+    low: bool,
+}
+
+impl fmt::Debug for HitRatioWatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HitRatioWatch")
+            .field("window", &self.window)
+            .field("level", &self.level)
+            .field("rearm_level", &self.rearm_level)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HitRatioWatch {
+    /// # Panics
+    /// If `window` is 0 or `level` is not within `0.0..=1.0`.
+    pub(crate) fn new(window: u64, level: f64, callback: AlertCallback) -> Self {
+        assert!(
+            window > 0,
+            "cache: the hit-ratio watch window must be at least 1 lookup"
+        );
+        assert!(
+            (0.0..=1.0).contains(&level),
+            "cache: the hit-ratio watch level must be within 0.0..=1.0, got {level}"
+        );
+        HitRatioWatch {
+            window,
+            level,
+            rearm_level: level + HIT_RATIO_HYSTERESIS.min((1.0 - level) / 2.0),
+            callback,
+            state: Mutex::new(WatchState::default()),
+        }
+    }
+
+    /// The mask a miss counter's stripe is tested against after each miss: a miss whose
+    /// stripe count `c` has `c & mask == 0` evaluates the window. The interval (`mask + 1`) is
+    /// the largest power of two at most `window / (STRIPES * n_shards)` (at least 1): misses
+    /// have `STRIPES` stripes per shard, so fewer than `window` misses can pass without any of
+    /// them reaching a multiple of the interval. Hits never check, so that a hit costs the same
+    /// with a watch as without.
+    pub(crate) fn check_mask(&self, n_shards: usize) -> u64 {
+        let counters = (STRIPES * n_shards) as u64;
+        let interval = (self.window / counters).max(1);
+        let interval = 1u64 << (63 - interval.leading_zeros());
+        interval - 1
+    }
+
+    /// Closes the window if it holds at least `window` lookups, given the cache's totals now;
+    /// fires the callback (after releasing the watch's lock) when the window's ratio is below
+    /// the level and the watch is armed. If another thread is evaluating, does nothing.
+    pub(crate) fn evaluate(&self, totals: impl FnOnce() -> (u64, u64)) {
+        let Some(mut state) = self.state.try_lock() else {
+            return;
+        };
+        let (hits, lookups) = totals();
+        let window_lookups = lookups.saturating_sub(state.start_lookups);
+        if window_lookups < self.window {
+            return;
+        }
+        let window_hits = hits.saturating_sub(state.start_hits).min(window_lookups);
+        state.start_hits = hits;
+        state.start_lookups = lookups;
+        let ratio = window_hits as f64 / window_lookups as f64;
+        let alert = if state.low {
+            if ratio >= self.rearm_level {
+                state.low = false;
+            }
+            None
+        } else if ratio < self.level {
+            state.low = true;
+            Some(HitRatioAlert {
+                ratio,
+                hits: window_hits,
+                lookups: window_lookups,
+                level: self.level,
+            })
+        } else {
+            None
+        };
+        drop(state);
+        if let Some(alert) = alert {
+            (self.callback)(alert);
+        }
+    }
+
+    /// Whether the watch has fired and not re-armed since.
+    pub(crate) fn is_low(&self) -> bool {
+        self.state.lock().low
     }
 }
 

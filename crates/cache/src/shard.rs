@@ -169,14 +169,24 @@ impl Ghost {
 }
 
 /// The time, read from the clock at most once and only when an entry with a TTL needs it.
+///
+/// It is the context of one operation, so it also carries the read path's one other output:
+/// whether the hit-ratio watch is due for a check.
 pub(crate) struct LazyNow<'a> {
     clock: &'a dyn Clock,
     nanos: Option<u64>,
+    /// Set by a miss whose stripe count reached the watch's check interval; the caller then
+    /// evaluates the watch once it has released the shard's lock.
+    pub(crate) watch_due: bool,
 }
 
 impl<'a> LazyNow<'a> {
     pub(crate) fn new(clock: &'a dyn Clock) -> Self {
-        LazyNow { clock, nanos: None }
+        LazyNow {
+            clock,
+            nanos: None,
+            watch_due: false,
+        }
     }
 
     pub(crate) fn nanos(&mut self) -> u64 {
@@ -195,6 +205,10 @@ pub(crate) struct Shard<K, V> {
     /// Read-path counters, striped because reads share the lock.
     hits: Striped,
     misses: Striped,
+    /// A miss whose stripe count `c` has `c & watch_mask == 0` is due to check the hit-ratio
+    /// watch; `u64::MAX` (never, for a count of at least 1) without a watch. Hits never check,
+    /// so the hit path is the same with or without a watch.
+    watch_mask: u64,
     table: HashTable<u32>,
     nodes: Vec<Option<Node<K, V>>>,
     free: Vec<u32>,
@@ -245,6 +259,7 @@ impl<K, V> Shard<K, V> {
             rng_state: seed | 1,
             hits: Striped::default(),
             misses: Striped::default(),
+            watch_mask: u64::MAX,
             hits_at_age: 0,
             window_ghost: Ghost::default(),
             main_ghost: Ghost::default(),
@@ -299,7 +314,9 @@ impl<K, V> Shard<K, V> {
         Q: Eq + ?Sized,
     {
         let Some(idx) = self.find(hash, key) else {
-            self.misses.increment();
+            if self.misses.increment() & self.watch_mask == 0 {
+                now.watch_due = true;
+            }
             return Found::Absent;
         };
         let node = self.node(idx);
@@ -339,6 +356,18 @@ impl<K, V> Shard<K, V> {
         // `lookup` counted the hit or miss; find the value again to return it, since the
         // borrow checker cannot see that the `Expired` branch returned.
         self.find(hash, key).map(|idx| &self.node(idx).value)
+    }
+
+    /// Sets the hit-ratio watch's check schedule (see `HitRatioWatch::check_mask`).
+    pub(crate) fn set_watch_mask(&mut self, mask: u64) {
+        self.watch_mask = mask;
+    }
+
+    /// Hits and all lookups so far, for the hit-ratio watch: two striped sums, no copy of the
+    /// other counters.
+    pub(crate) fn hits_and_lookups(&self) -> (u64, u64) {
+        let hits = self.hits.sum();
+        (hits, hits + self.misses.sum())
     }
 
     /// This shard's counters.

@@ -9,6 +9,7 @@ use std::hash::{BuildHasherDefault, DefaultHasher, Hash};
 use std::time::Duration;
 
 use super::*;
+use crate::metrics::HitRatioWatch;
 
 /// A hasher with a fixed seed, so eviction decisions are the same on every run.
 type Fixed = BuildHasherDefault<DefaultHasher>;
@@ -1695,5 +1696,192 @@ mod warm_up {
         let (copy, _clock) = build::<u32, u32>(1_000, 1);
         assert_eq!(copy.warm(source.snapshot()), 1_000);
         assert_eq!(copy.len(), 1_000);
+    }
+}
+
+/// `CacheBuilder::hit_ratio_watch`.
+mod hit_ratio_watch {
+    use std::sync::Arc;
+
+    use parking_lot::Mutex;
+
+    use super::*;
+
+    /// The alerts a watch has fired, in order.
+    type Alerts = Arc<Mutex<Vec<HitRatioAlert>>>;
+
+    /// A one-shard cache with a watch that records its alerts, holding key 0 (so that `get(&0)`
+    /// hits and `get(&1)` misses).
+    fn watched(window: u64, level: f64) -> (Cache<u32, u32, Fixed>, Alerts) {
+        let alerts = Arc::new(Mutex::new(Vec::new()));
+        let recorded = Arc::clone(&alerts);
+        let cache = Cache::builder(100)
+            .shards(1)
+            .hasher(Fixed::default())
+            .hit_ratio_watch(window, level, move |alert| recorded.lock().push(alert))
+            .build();
+        cache.insert(0, 0);
+        (cache, alerts)
+    }
+
+    /// Reads `hits` hits then `misses` misses.
+    fn reads(cache: &Cache<u32, u32, Fixed>, hits: usize, misses: usize) {
+        for _ in 0..hits {
+            assert_eq!(cache.get(&0), Some(0));
+        }
+        for _ in 0..misses {
+            assert_eq!(cache.get(&1), None);
+        }
+    }
+
+    #[test]
+    fn hits_then_misses_fire_once_until_the_ratio_recovers() {
+        // Window 100 on one shard: checked every 16th miss (the largest power of two at most
+        // 100 / 4); hits never check.
+        let (cache, alerts) = watched(100, 0.5);
+        reads(&cache, 200, 0);
+        assert!(alerts.lock().is_empty());
+        assert!(!cache.hit_ratio_is_low());
+        // Miss 16 (lookup 216) closes the first window: 200 hits of 216. Windows of misses then
+        // close every 7 checks (112 lookups): the next at miss 128, with no hit.
+        reads(&cache, 0, 127);
+        assert!(alerts.lock().is_empty());
+        reads(&cache, 0, 1);
+        assert_eq!(
+            *alerts.lock(),
+            vec![HitRatioAlert {
+                ratio: 0.0,
+                hits: 0,
+                lookups: 112,
+                level: 0.5,
+            }]
+        );
+        assert!(cache.hit_ratio_is_low());
+        // Misses go on (windows close at misses 240, 352, ..., 1024): the ratio stays low, but
+        // the watch has fired and stays quiet.
+        reads(&cache, 0, 1_000);
+        assert_eq!(alerts.lock().len(), 1);
+        // 300 hits: no check until a miss, so the flag is still up.
+        reads(&cache, 300, 0);
+        assert!(cache.hit_ratio_is_low());
+        // Miss 1136 closes the window open since miss 1024: 300 hits of 412 lookups, above the
+        // re-arming level (0.55).
+        reads(&cache, 0, 8);
+        assert!(!cache.hit_ratio_is_low());
+        assert_eq!(alerts.lock().len(), 1);
+        // 112 more misses: the next window, all misses, fires again.
+        reads(&cache, 0, 111);
+        assert_eq!(alerts.lock().len(), 1);
+        reads(&cache, 0, 1);
+        assert_eq!(alerts.lock().len(), 2);
+        assert_eq!(alerts.lock()[1].lookups, 112);
+        assert_eq!(alerts.lock()[1].ratio, 0.0);
+        assert!(cache.hit_ratio_is_low());
+    }
+
+    #[test]
+    fn a_ratio_between_the_level_and_the_rearming_level_does_not_fire_again() {
+        // A window of 8 on two shards is checked on every miss (8 / (4 x 2) = 1), and each
+        // group of reads below ends with a miss: windows of exactly 8 lookups.
+        let alerts = Arc::new(Mutex::new(Vec::new()));
+        let recorded = Arc::clone(&alerts);
+        let cache: Cache<u32, u32, Fixed> = Cache::builder(100)
+            .shards(2)
+            .hasher(Fixed::default())
+            .hit_ratio_watch(8, 0.5, move |alert| recorded.lock().push(alert))
+            .build();
+        cache.insert(0, 0);
+        let ratios = |alerts: &Mutex<Vec<HitRatioAlert>>| {
+            alerts
+                .lock()
+                .iter()
+                .map(|alert| alert.ratio)
+                .collect::<Vec<_>>()
+        };
+        reads(&cache, 3, 5); // 3/8 = 0.375: fires.
+        assert_eq!(ratios(&alerts), vec![0.375]);
+        reads(&cache, 4, 4); // 0.5: not below the level, but below 0.55: still disarmed.
+        reads(&cache, 3, 5); // 0.375 again: no second alert.
+        assert_eq!(ratios(&alerts), vec![0.375]);
+        assert!(cache.hit_ratio_is_low());
+        reads(&cache, 5, 3); // 0.625: re-armed.
+        assert!(!cache.hit_ratio_is_low());
+        reads(&cache, 2, 6); // 0.25: fires again.
+        assert_eq!(ratios(&alerts), vec![0.375, 0.25]);
+        assert_eq!(alerts.lock()[1].hits, 2);
+        assert_eq!(alerts.lock()[1].lookups, 8);
+    }
+
+    #[test]
+    fn get_many_and_loader_lookups_count_and_check_the_watch() {
+        let (cache, alerts) = watched(8, 0.9);
+        // 8 lookups, 2 hits: through get_many and get_or_insert_with.
+        let keys: Vec<u32> = vec![0, 1, 2, 3];
+        assert_eq!(cache.get_many(&keys), vec![Some(0), None, None, None]);
+        assert_eq!(cache.get_or_insert_with(0, || 9), 0);
+        for key in 10..13 {
+            assert_eq!(cache.get_or_insert_with(key, || key), key);
+        }
+        assert_eq!(alerts.lock().len(), 1);
+        assert_eq!(alerts.lock()[0].ratio, 0.25);
+    }
+
+    #[test]
+    fn no_watch_no_flag_and_bad_settings_are_refused() {
+        let (cache, _clock) = build::<u32, u32>(10, 1);
+        cache.get(&1);
+        assert!(!cache.hit_ratio_is_low());
+        let refused = std::panic::catch_unwind(|| {
+            Cache::<u32, u32>::builder(10).hit_ratio_watch(0, 0.5, |_| {})
+        });
+        assert!(refused.is_err());
+        let refused = std::panic::catch_unwind(|| {
+            Cache::<u32, u32>::builder(10).hit_ratio_watch(10, 1.5, |_| {})
+        });
+        assert!(refused.is_err());
+    }
+
+    #[test]
+    fn the_check_interval_leaves_no_window_unchecked() {
+        for (window, n_shards, interval) in [
+            (1, 1, 1),
+            (8, 1, 2),
+            (8, 2, 1),
+            (100, 1, 16),
+            (100, 4, 4),
+            (1 << 20, 16, 16384),
+        ] {
+            let watch = HitRatioWatch::new(window, 0.5, Box::new(|_| {}));
+            let mask = watch.check_mask(n_shards);
+            assert_eq!(mask + 1, interval, "window {window}, {n_shards} shards");
+            // 4 miss stripes per shard, each short of a multiple of the interval.
+            assert!((4 * n_shards as u64) * (interval - 1) < window);
+        }
+    }
+
+    #[test]
+    fn the_callback_may_use_the_cache() {
+        // The callback reaches the cache through this slot, filled once the cache is built.
+        type Slot = Arc<Mutex<Option<Arc<Cache<u32, u32>>>>>;
+        let cache: Slot = Arc::new(Mutex::new(None));
+        let inner = Arc::clone(&cache);
+        let built = Arc::new(
+            Cache::builder(10)
+                .shards(1)
+                .hit_ratio_watch(4, 0.5, move |_| {
+                    if let Some(cache) = inner.lock().as_ref() {
+                        // A read from the callback: no deadlock, no recursion into the alert.
+                        cache.get(&7);
+                        cache.insert(7, 7);
+                    }
+                })
+                .build(),
+        );
+        *cache.lock() = Some(Arc::clone(&built));
+        for key in 0..8 {
+            built.get(&key);
+        }
+        assert_eq!(built.get(&7), Some(7));
+        *cache.lock() = None;
     }
 }
