@@ -5,7 +5,9 @@
 //! * [`catalog`]: tables with row counts and column statistics, indexes (composite, unique,
 //!   partial); built in code or from `CREATE TABLE` / `CREATE INDEX`.
 //! * [`plan`]: a cost model with documented constants choosing sequential, index and
-//!   index-only scans, sort versus index order, join order and method; index hints.
+//!   index-only scans, sort versus index order, join order and method; index hints. What
+//!   cannot use an index (`LIKE '%x%'`, `ILIKE`, predicates over `CASE`, `EXTRACT`, casts or
+//!   other functions, `HAVING`) is a filter at PostgreSQL's default selectivities, not refused.
 //! * [`explain`]: the plan as indented text or JSON.
 //! * [`fingerprint`]: normalisation (literals become `?`, IN-lists of any length collapse,
 //!   keyword case and whitespace do not matter) and a stable 64-bit fingerprint per shape.

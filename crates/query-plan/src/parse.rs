@@ -1640,4 +1640,130 @@ mod tests {
         assert_eq!((q.limit, q.offset), (Some(5), Some(2)));
         assert!(q.is_aggregate());
     }
+
+    fn pred(sql: &str) -> Pred {
+        parse_predicate(sql).unwrap()
+    }
+
+    #[test]
+    fn like_patterns() {
+        let col = ColumnRef::new("a");
+        // A bare prefix keeps its own variant (and its index-range behaviour).
+        assert_eq!(
+            pred("a LIKE 'abc%'"),
+            Pred::LikePrefix {
+                col: col.clone(),
+                prefix: "abc".into(),
+                negated: false
+            }
+        );
+        let like = |pattern: Literal, negated, case_insensitive| Pred::Like {
+            col: col.clone(),
+            pattern,
+            negated,
+            case_insensitive,
+        };
+        let s = |t: &str| Literal::String(t.into());
+        assert_eq!(pred("a LIKE 'abc%def'"), like(s("abc%def"), false, false));
+        assert_eq!(pred("a NOT LIKE '%x%'"), like(s("%x%"), true, false));
+        assert_eq!(pred("a ILIKE 'abc%'"), like(s("abc%"), false, true));
+        assert_eq!(pred("a LIKE ?"), like(Literal::Param, false, false));
+        assert_eq!(like_fixed_prefix("abc%def"), ("abc", false));
+        assert_eq!(like_fixed_prefix("ab_"), ("ab", false));
+        assert_eq!(like_fixed_prefix("%x"), ("", false));
+        assert_eq!(like_fixed_prefix("exact"), ("exact", true));
+        // A LIKE over an expression, or with ESCAPE, is an opaque match.
+        assert!(matches!(
+            pred("lower(a) LIKE '%x%'"),
+            Pred::Expr {
+                kind: ExprKind::Match,
+                negated: false,
+                ..
+            }
+        ));
+        assert!(matches!(
+            pred("a NOT LIKE 'x!%' ESCAPE '!'"),
+            Pred::Expr {
+                kind: ExprKind::Match,
+                negated: true,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn expression_predicates_keep_text_columns_and_kind() {
+        let check = |sql: &str, kind: ExprKind, negated: bool, columns: &[&str]| {
+            let Pred::Expr {
+                text,
+                columns: got,
+                kind: got_kind,
+                negated: got_negated,
+            } = pred(sql)
+            else {
+                panic!("{sql}: not an expression predicate");
+            };
+            assert_eq!((got_kind, got_negated), (kind, negated), "{sql}");
+            let names: Vec<&str> = got.iter().map(|c| c.name.as_str()).collect();
+            assert_eq!(names, columns, "{sql}");
+            assert_eq!(text, sql, "{sql}");
+        };
+        check("EXTRACT(YEAR FROM d) = 1995", ExprKind::Eq, false, &["d"]);
+        check("COALESCE(a, b) <> 0", ExprKind::Eq, true, &["a", "b"]);
+        check("CAST(a AS INT) < 3", ExprKind::Ineq, false, &["a"]);
+        check("a + 1 BETWEEN 2 AND 3", ExprKind::Range, false, &["a"]);
+        check("a * 2 NOT IN (1, 2)", ExprKind::In(2), true, &["a"]);
+        check("a IN (b, 1)", ExprKind::In(2), false, &["a", "b"]);
+        check("NULLIF(a, 0) IS NULL", ExprKind::IsNull, false, &["a"]);
+        check(
+            "CASE WHEN t.a > 1 THEN b ELSE c END = 'x'",
+            ExprKind::Eq,
+            false,
+            &["a", "b", "c"],
+        );
+        check("starts_with(a, 'x')", ExprKind::Bool, false, &["a"]);
+    }
+
+    #[test]
+    fn opaque_expressions_refuse_subqueries_windows_and_aggregates() {
+        let err = |sql: &str| parse_predicate(sql).unwrap_err().to_string();
+        assert!(err("a + (SELECT 1) > 2").contains("scalar subquery"));
+        assert!(err("f(EXISTS (SELECT 1))").contains("EXISTS"));
+        assert!(err("sum(a) OVER () > 1").contains("window function"));
+        assert!(err("CASE WHEN sum(a) > 1 THEN 1 END = 1").contains("aggregate inside"));
+    }
+
+    #[test]
+    fn having_and_expression_projections() {
+        let q = parse_query(
+            "SELECT EXTRACT(YEAR FROM d) AS y, SUM(CASE WHEN a > 0 THEN b ELSE 0 END) FROM t \
+             GROUP BY EXTRACT(YEAR FROM d) HAVING COUNT(*) > 10 AND SUM(c) = 1",
+        )
+        .unwrap();
+        assert!(matches!(
+            &q.select[0],
+            SelectItemModel::Expr {
+                expr: Scalar::Expr { .. },
+                ..
+            }
+        ));
+        assert!(matches!(
+            &q.select[1],
+            SelectItemModel::Expr {
+                expr: Scalar::Agg { arg: Some(_), .. },
+                ..
+            }
+        ));
+        assert_eq!(q.group_by[0].to_string(), "EXTRACT(YEAR FROM d)");
+        assert_eq!(q.having.len(), 2);
+        assert_eq!(q.having[0].to_string(), "COUNT(*) > 10");
+        assert_eq!(q.having[1].columns(), [&ColumnRef::new("c")]);
+        assert!(matches!(
+            q.having[1],
+            Pred::Expr {
+                kind: ExprKind::Eq,
+                ..
+            }
+        ));
+    }
 }

@@ -277,3 +277,23 @@ fn an_existing_composite_index_serves_its_prefix() {
     assert!(advice.recommendations.is_empty(), "{advice}");
     assert_eq!(advice.candidates, 0);
 }
+
+/// Issue 12: a `LIKE` with a fixed prefix and a rest plans now, and its prefix is a range an
+/// index can serve; a leading wildcard is a filter no index helps.
+#[test]
+fn like_with_a_fixed_prefix_is_an_index_candidate_a_leading_wildcard_is_not() {
+    let workload = Workload::new([(
+        "SELECT id FROM customers WHERE email LIKE 'abc%@example.com'",
+        1_000,
+    )]);
+    let advice = recommend(&catalog(), &workload, &AdvisorConfig::default());
+    assert!(advice.skipped.is_empty(), "{advice}");
+    let first = advice.recommendations.first().expect("an index on email");
+    assert_eq!(first.index.table, "customers", "{advice}");
+    assert_eq!(first.index.columns[0], "email", "{advice}");
+
+    let workload = Workload::new([("SELECT id FROM customers WHERE email LIKE '%abc%'", 1_000)]);
+    let advice = recommend(&catalog(), &workload, &AdvisorConfig::default());
+    assert!(advice.skipped.is_empty(), "{advice}");
+    assert!(advice.recommendations.is_empty(), "{advice}");
+}
