@@ -37,6 +37,7 @@ pub struct CacheBuilder<K, V, S = DefaultHashBuilder> {
     default_ttl: Option<Duration>,
     classes: Vec<(String, Duration)>,
     watch: Option<HitRatioWatch>,
+    stale_grace: Option<Duration>,
     hash_builder: S,
     _marker: PhantomData<fn(K, V)>,
 }
@@ -50,6 +51,7 @@ impl<K, V, S> fmt::Debug for CacheBuilder<K, V, S> {
             .field("default_ttl", &self.default_ttl)
             .field("classes", &self.classes)
             .field("hit_ratio_watch", &self.watch)
+            .field("stale_if_error", &self.stale_grace)
             .finish_non_exhaustive()
     }
 }
@@ -64,6 +66,7 @@ impl<K, V> CacheBuilder<K, V> {
             default_ttl: None,
             classes: Vec::new(),
             watch: None,
+            stale_grace: None,
             hash_builder: DefaultHashBuilder::default(),
             _marker: PhantomData,
         }
@@ -118,6 +121,24 @@ impl<K, V, S> CacheBuilder<K, V, S> {
         self
     }
 
+    /// Stale-if-error: when a loader of [`Cache::get_or_try_insert_with`] (or its `_expiry` and
+    /// infallible forms) fails and the key's entry expired at most `grace` before the failure,
+    /// the call returns that stale value instead of the error.
+    ///
+    /// - Expired entries within `grace` of their expiry are therefore kept instead of being
+    ///   dropped when a read finds them; reads still never return them ([`Cache::get`] misses,
+    ///   and the loader runs). Eviction, [`Cache::purge_expired`], removal and invalidation drop
+    ///   them as before, and an invalidation during the load means the error is returned.
+    /// - The callers waiting on that load get the same stale value. The stale value is not
+    ///   stored again: the next call runs the loader again.
+    /// - [`Cache::stale_served`] counts the failed loads answered this way.
+    ///
+    /// A `grace` of zero turns it off (the default).
+    pub fn stale_if_error(mut self, grace: Duration) -> Self {
+        self.stale_grace = (!grace.is_zero()).then_some(grace);
+        self
+    }
+
     /// Watches the hit ratio: calls `callback` when the ratio over a window of at least
     /// `window` lookups falls below `level` (a fraction, `0.0..=1.0`).
     ///
@@ -166,6 +187,7 @@ impl<K, V, S> CacheBuilder<K, V, S> {
             default_ttl: self.default_ttl,
             classes: self.classes,
             watch: self.watch,
+            stale_grace: self.stale_grace,
             hash_builder,
             _marker: PhantomData,
         }
@@ -197,6 +219,7 @@ impl<K, V, S> CacheBuilder<K, V, S> {
             self.default_ttl,
             self.classes,
             self.watch,
+            self.stale_grace,
             self.hash_builder,
         )
     }

@@ -14,6 +14,8 @@
 //! - **Single-flight loading**: when many threads miss on one key at once,
 //!   [`Cache::get_or_try_insert_with`] runs the loader once and hands the value, or the error, to
 //!   every waiter. Errors are not cached; a panicking loader lets the next caller try.
+//!   With [`CacheBuilder::stale_if_error`], a failed load falls back on the key's value if it
+//!   expired within a grace period (counted by [`Cache::stale_served`]).
 //! - **Invalidation** of one key, by prefix for string-like keys, or by predicate.
 //! - **Warm-up**: [`Cache::warm`] (or [`CacheBuilder::build_with`]) fills a cache from a list
 //!   ordered by importance, straight into the main space and with seeded frequencies, so a
@@ -164,6 +166,7 @@ impl<K, V, S> Cache<K, V, S> {
         default_ttl: Option<Duration>,
         classes: Vec<(String, Duration)>,
         watch: Option<HitRatioWatch>,
+        stale_grace: Option<Duration>,
         hash_builder: S,
     ) -> Self {
         assert!(n_shards.is_power_of_two());
@@ -177,6 +180,9 @@ impl<K, V, S> Cache<K, V, S> {
                 let extra = u64::from((shard_idx as u64) < remainder);
                 let mut shard = Shard::new(per_shard + extra, 0x5eed + shard_idx as u64);
                 shard.set_watch_mask(watch_mask);
+                if let Some(grace) = stale_grace {
+                    shard.set_stale_grace(u64::try_from(grace.as_nanos()).unwrap_or(u64::MAX));
+                }
                 Padded(RwLock::new(ShardState {
                     shard,
                     pending: Vec::new(),
@@ -263,6 +269,16 @@ impl<K, V, S> Cache<K, V, S> {
             .into_iter()
             .map(|(_, key, value)| (key, value))
             .collect()
+    }
+
+    /// Failed loads answered with a stale value since the cache was built (see
+    /// [`CacheBuilder::stale_if_error`]): one per loader run that failed, however many callers
+    /// were waiting on it.
+    pub fn stale_served(&self) -> u64 {
+        self.shards
+            .iter()
+            .map(|shard| shard.0.read().shard.counters().stale_served)
+            .sum()
     }
 
     /// Whether the [hit-ratio watch](CacheBuilder::hit_ratio_watch) has fired and not re-armed
@@ -716,7 +732,10 @@ where
         };
 
         let Some(flight) = flight else {
-            let value = loader().map_err(Arc::new)?;
+            let value = match loader() {
+                Ok(value) => value,
+                Err(error) => return self.serve_stale(hash, &key).ok_or_else(|| Arc::new(error)),
+            };
             self.insert_with(key, value.clone(), expiry);
             return Ok(value);
         };
@@ -751,12 +770,52 @@ where
             }
             Err(error) => {
                 let error = Arc::new(error);
+                // As above, clone the stale value (if any) while the guard holds the key.
+                let mut now = LazyNow::new(&*self.clock);
+                let key_ref = leader.key.as_ref().expect("the leader holds the key");
+                let mut state = shard.write();
+                let stale = state
+                    .shard
+                    .stale(hash, key_ref, &mut now)
+                    .map(|value| (value.clone(), value.clone()));
                 leader.key.take();
-                leader.unregister(&mut shard.write().pending);
-                flight.finish(Outcome::Failed(Arc::clone(&error)));
-                Err(error)
+                let invalidated = leader.unregister(&mut state.pending);
+                // An invalidation during the load removed the entry anyway; never serve a value
+                // the caller asked to forget.
+                let stale = stale.filter(|_| !invalidated);
+                if stale.is_some() {
+                    state.shard.count_stale_served();
+                }
+                drop(state);
+                match stale {
+                    Some((value, shared)) => {
+                        flight.finish(Outcome::Loaded(shared));
+                        Ok(value)
+                    }
+                    None => {
+                        flight.finish(Outcome::Failed(Arc::clone(&error)));
+                        Err(error)
+                    }
+                }
             }
         }
+    }
+}
+
+impl<K, V, S> Cache<K, V, S>
+where
+    K: Hash + Eq,
+    S: BuildHasher,
+    V: Clone,
+{
+    /// After a failed load that was not coalesced: the stale value of `key`, counted, if it
+    /// has one within the grace period.
+    fn serve_stale(&self, hash: u64, key: &K) -> Option<V> {
+        let mut now = LazyNow::new(&*self.clock);
+        let mut state = self.shard(hash).write();
+        let value = state.shard.stale(hash, key, &mut now).cloned()?;
+        state.shard.count_stale_served();
+        Some(value)
     }
 }
 

@@ -80,6 +80,9 @@ pub(crate) struct Counters {
     pub(crate) removals: u64,
     pub(crate) evictions: u64,
     pub(crate) expirations: u64,
+    /// Failed loads answered with a stale value (see `CacheBuilder::stale_if_error`); not part
+    /// of [`Metrics`], whose fields are fixed, but read by `Cache::stale_served`.
+    pub(crate) stale_served: u64,
 }
 
 /// A snapshot of a cache's counters since it was built.

@@ -209,6 +209,9 @@ pub(crate) struct Shard<K, V> {
     /// watch; `u64::MAX` (never, for a count of at least 1) without a watch. Hits never check,
     /// so the hit path is the same with or without a watch.
     watch_mask: u64,
+    /// How long after its expiry an entry is kept to be served if a load fails, in clock
+    /// nanoseconds; 0 without `stale_if_error`.
+    stale_grace: u64,
     table: HashTable<u32>,
     nodes: Vec<Option<Node<K, V>>>,
     free: Vec<u32>,
@@ -260,6 +263,7 @@ impl<K, V> Shard<K, V> {
             hits: Striped::default(),
             misses: Striped::default(),
             watch_mask: u64::MAX,
+            stale_grace: 0,
             hits_at_age: 0,
             window_ghost: Ghost::default(),
             main_ghost: Ghost::default(),
@@ -328,7 +332,8 @@ impl<K, V> Shard<K, V> {
         Found::Live(&node.value)
     }
 
-    /// Removes `key` if its entry has expired, and counts the read that found it as a miss.
+    /// Removes `key` if its entry has expired (and is past its stale-if-error grace period,
+    /// if any), and counts the read that found it as a miss.
     pub(crate) fn expire<Q>(&mut self, hash: u64, key: &Q, now: &mut LazyNow<'_>)
     where
         K: Borrow<Q>,
@@ -336,6 +341,7 @@ impl<K, V> Shard<K, V> {
     {
         if let Some(idx) = self.find(hash, key)
             && now.is_expired(self.node(idx).expires_at)
+            && !self.within_grace(self.node(idx).expires_at, now)
         {
             self.unlink_and_free(idx);
             self.counters.expirations += 1;
@@ -356,6 +362,36 @@ impl<K, V> Shard<K, V> {
         // `lookup` counted the hit or miss; find the value again to return it, since the
         // borrow checker cannot see that the `Expired` branch returned.
         self.find(hash, key).map(|idx| &self.node(idx).value)
+    }
+
+    /// Sets how long expired entries are kept for stale-if-error (clock nanoseconds).
+    pub(crate) fn set_stale_grace(&mut self, grace_nanos: u64) {
+        self.stale_grace = grace_nanos;
+    }
+
+    /// Whether an expired entry is still within its stale-if-error grace period.
+    fn within_grace(&self, expires_at: u64, now: &mut LazyNow<'_>) -> bool {
+        self.stale_grace > 0 && now.nanos() < expires_at.saturating_add(self.stale_grace)
+    }
+
+    /// The value of `key` if its entry has expired but is within the stale-if-error grace
+    /// period; `None` for a live entry, a missing one, or without a grace period.
+    pub(crate) fn stale<Q>(&self, hash: u64, key: &Q, now: &mut LazyNow<'_>) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        if self.stale_grace == 0 {
+            return None;
+        }
+        let node = self.node(self.find(hash, key)?);
+        (now.is_expired(node.expires_at) && self.within_grace(node.expires_at, now))
+            .then_some(&node.value)
+    }
+
+    /// Counts a failed load answered with a stale value.
+    pub(crate) fn count_stale_served(&mut self) {
+        self.counters.stale_served += 1;
     }
 
     /// Sets the hit-ratio watch's check schedule (see `HitRatioWatch::check_mask`).

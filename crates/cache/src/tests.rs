@@ -1885,3 +1885,136 @@ mod hit_ratio_watch {
         *cache.lock() = None;
     }
 }
+
+/// `CacheBuilder::stale_if_error`.
+mod stale_if_error {
+    use super::*;
+
+    /// A one-shard cache with a 10 s default TTL and the given grace period.
+    fn build_with_grace(grace: Duration) -> (Cache<u32, String, Fixed>, MockClock) {
+        let clock = MockClock::default();
+        let cache = Cache::builder(100)
+            .shards(1)
+            .clock(clock.clone())
+            .default_ttl(secs(10))
+            .stale_if_error(grace)
+            .hasher(Fixed::default())
+            .build();
+        (cache, clock)
+    }
+
+    fn failing() -> Result<String, &'static str> {
+        Err("backend down")
+    }
+
+    #[test]
+    fn a_failed_load_within_the_grace_period_serves_the_stale_value() {
+        let (cache, clock) = build_with_grace(secs(30));
+        cache.insert(1, "old".to_string());
+        clock.advance(secs(10)); // Expired just now.
+        // Reads still miss, and the loader runs.
+        assert_eq!(cache.get(&1), None);
+        assert_eq!(cache.len(), 1, "kept for the grace period");
+        clock.advance(secs(29)); // 29 s past expiry: within the 30 s grace.
+        assert_eq!(cache.get_or_try_insert_with(1, failing).unwrap(), "old");
+        assert_eq!(cache.stale_served(), 1);
+        // Not stored again: the next call tries the loader again, and a success replaces it.
+        let fresh = cache.get_or_try_insert_with(1, || Ok::<_, &str>("new".to_string()));
+        assert_eq!(fresh.unwrap(), "new");
+        assert_eq!(cache.get(&1).as_deref(), Some("new"));
+        assert_eq!(cache.stale_served(), 1);
+        let m = cache.metrics();
+        assert_eq!((m.hits, m.misses), (1, 3));
+        cache.check_invariants();
+        assert_balanced(&cache);
+    }
+
+    #[test]
+    fn past_the_grace_period_the_error_is_returned() {
+        let (cache, clock) = build_with_grace(secs(30));
+        cache.insert(1, "old".to_string());
+        clock.advance(secs(40)); // Expired 30 s ago: the grace period is over.
+        let error = cache.get_or_try_insert_with(1, failing).unwrap_err();
+        assert_eq!(*error, "backend down");
+        assert_eq!(cache.stale_served(), 0);
+        assert_eq!(cache.len(), 0, "dropped once past the grace period");
+        assert_balanced(&cache);
+    }
+
+    #[test]
+    fn a_live_value_is_a_hit_and_the_loader_does_not_run() {
+        let (cache, _clock) = build_with_grace(secs(30));
+        cache.insert(1, "live".to_string());
+        let value = cache.get_or_try_insert_with(1, || -> Result<String, &str> {
+            panic!("a hit must not load")
+        });
+        assert_eq!(value.unwrap(), "live");
+        assert_eq!(cache.stale_served(), 0);
+    }
+
+    #[test]
+    fn without_stale_if_error_a_failed_load_returns_the_error() {
+        let (cache, clock) = build_with_grace(Duration::ZERO);
+        cache.insert(1, "old".to_string());
+        clock.advance(secs(10));
+        assert!(cache.get_or_try_insert_with(1, failing).is_err());
+        assert_eq!(cache.stale_served(), 0);
+        assert_eq!(cache.len(), 0, "expired entries are dropped as before");
+    }
+
+    #[test]
+    fn an_invalidated_entry_is_never_served_stale() {
+        let (cache, clock) = build_with_grace(secs(30));
+        cache.insert(1, "old".to_string());
+        cache.insert(2, "other".to_string());
+        clock.advance(secs(15));
+        // An expired entry is not live, so `invalidate` says false, but it is removed.
+        assert!(!cache.invalidate(&1));
+        assert_eq!(cache.len(), 1);
+        assert!(cache.get_or_try_insert_with(1, failing).is_err());
+        // Invalidated while the loader runs: the error is returned, not the stale value.
+        let error = cache.get_or_try_insert_with(2, || {
+            cache.invalidate(&2);
+            failing()
+        });
+        assert!(error.is_err());
+        assert_eq!(cache.stale_served(), 0);
+    }
+
+    #[test]
+    fn callers_waiting_on_a_failed_load_get_the_stale_value_too() {
+        let (cache, clock) = build_with_grace(secs(30));
+        cache.insert(1, "old".to_string());
+        clock.advance(secs(10));
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        std::thread::scope(|scope| {
+            let cache = &cache;
+            let leader = scope.spawn(move || {
+                cache.get_or_try_insert_with(1, || {
+                    released.recv().unwrap();
+                    failing()
+                })
+            });
+            while pending_loads(cache) == 0 {
+                std::thread::yield_now();
+            }
+            // This caller either waits on the leader's load or, if it comes after, runs its own
+            // failing loader: either way it gets the stale value.
+            let waiter = scope.spawn(move || cache.get_or_try_insert_with(1, failing));
+            release.send(()).unwrap();
+            assert_eq!(leader.join().unwrap().unwrap(), "old");
+            assert_eq!(waiter.join().unwrap().unwrap(), "old");
+        });
+        assert!((1..=2).contains(&cache.stale_served()));
+        assert_eq!(pending_loads(&cache), 0);
+    }
+
+    #[test]
+    fn purge_expired_drops_stale_entries_too() {
+        let (cache, clock) = build_with_grace(secs(30));
+        cache.insert(1, "old".to_string());
+        clock.advance(secs(11));
+        assert_eq!(cache.purge_expired(), 1);
+        assert!(cache.get_or_try_insert_with(1, failing).is_err());
+    }
+}
