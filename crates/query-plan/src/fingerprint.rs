@@ -14,6 +14,10 @@
 //!    - a sign in front of a literal is folded into the placeholder (`-5` → `?`);
 //!    - a list `IN (…)` whose items are all constants, of any length, collapses to
 //!      `IN (?)`; a list that mentions a column or other non-constant keeps its items;
+//!    - aliases of output columns are dropped (`SELECT sum(x) AS total` → `SELECT sum(x)`),
+//!      as pg_stat_statements and pg_query ignore them; an `ORDER BY` or `GROUP BY` that
+//!      names such an alias names the aliased expression instead, so `… AS t ORDER BY t`
+//!      and `… ORDER BY sum(x)` are one shape. Table aliases are kept;
 //! 3. the rewritten AST is printed again with `to_string()`. Re-printing makes keyword
 //!    case, whitespace, comments and redundant formatting irrelevant.
 //!
@@ -39,7 +43,10 @@ use std::ops::ControlFlow;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use sqlparser::ast::{Expr, InTarget, UnaryOperator, Value, ValueWithSpan, VisitMut, VisitorMut};
+use sqlparser::ast::{
+    Expr, GroupByExpr, Ident, InTarget, OrderByKind, Query, SelectItem, SetExpr, UnaryOperator,
+    Value, ValueWithSpan, VisitMut, VisitorMut,
+};
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
 
@@ -196,8 +203,57 @@ fn is_constant(expr: &Expr) -> bool {
     }
 }
 
+/// Drops the output-column aliases of every `SELECT` in `body`; returns those of the first
+/// (leftmost) one, whose names an `ORDER BY` of a set operation refers to.
+fn strip_output_aliases(body: &mut SetExpr) -> Vec<(Ident, Expr)> {
+    match body {
+        SetExpr::Select(select) => {
+            let mut aliases = Vec::new();
+            for item in &mut select.projection {
+                if let SelectItem::ExprWithAlias { expr, alias } = item {
+                    aliases.push((alias.clone(), expr.clone()));
+                    *item = SelectItem::UnnamedExpr(expr.clone());
+                }
+            }
+            if let GroupByExpr::Expressions(exprs, _) = &mut select.group_by {
+                for expr in exprs {
+                    resolve_alias(expr, &aliases);
+                }
+            }
+            aliases
+        }
+        SetExpr::SetOperation { left, right, .. } => {
+            let aliases = strip_output_aliases(left);
+            strip_output_aliases(right);
+            aliases
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// An expression that is exactly an output alias becomes the aliased expression.
+fn resolve_alias(expr: &mut Expr, aliases: &[(Ident, Expr)]) {
+    if let Expr::Identifier(name) = expr
+        && let Some((_, aliased)) = aliases.iter().find(|(alias, _)| alias == name)
+    {
+        *expr = aliased.clone();
+    }
+}
+
 impl VisitorMut for Normalizer {
     type Break = ();
+
+    fn post_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+        let aliases = strip_output_aliases(&mut query.body);
+        if let Some(order_by) = &mut query.order_by
+            && let OrderByKind::Expressions(exprs) = &mut order_by.kind
+        {
+            for item in exprs {
+                resolve_alias(&mut item.expr, &aliases);
+            }
+        }
+        ControlFlow::Continue(())
+    }
 
     fn post_visit_value(&mut self, value: &mut ValueWithSpan) -> ControlFlow<()> {
         if !matches!(value.value, Value::Null) {
@@ -234,6 +290,33 @@ mod tests {
 
     fn fp(sql: &str) -> Fingerprint {
         fingerprint(sql).unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    #[test]
+    fn output_aliases_do_not_change_the_shape() {
+        let plain = "SELECT sum(x) FROM t GROUP BY g ORDER BY sum(x)";
+        for aliased in [
+            "SELECT sum(x) AS total FROM t GROUP BY g ORDER BY total",
+            "select sum(x) as s from t group by g order by s",
+            "SELECT sum(x) FROM t GROUP BY g ORDER BY sum(x)",
+        ] {
+            assert_eq!(fp(aliased), fp(plain), "{aliased}");
+        }
+        assert_eq!(
+            normalize("SELECT a AS x, b AS y FROM t GROUP BY x ORDER BY y DESC").unwrap(),
+            "SELECT a, b FROM t GROUP BY a ORDER BY b DESC"
+        );
+        // A union: the aliases of every branch go; ORDER BY names the first branch's.
+        assert_eq!(
+            normalize("SELECT a AS k FROM t UNION SELECT b AS j FROM u ORDER BY k").unwrap(),
+            "SELECT a FROM t UNION SELECT b FROM u ORDER BY a"
+        );
+        // Table aliases, and columns that merely share a name, stay.
+        assert_ne!(fp("SELECT t.a FROM t"), fp("SELECT x.a FROM t AS x"));
+        assert_ne!(
+            fp("SELECT a FROM t ORDER BY b"),
+            fp("SELECT a AS b FROM t ORDER BY b")
+        );
     }
 
     #[test]
