@@ -1211,7 +1211,9 @@ fn like_pred(
         Some(Literal::String(p)) => {
             if !case_insensitive
                 && let Some(prefix) = p.strip_suffix('%')
-                && !prefix.contains(['%', '_', '\\'])
+                // As before issue 12 (a backslash is an ordinary character here), so the
+                // plans of queries that planned then do not change.
+                && !prefix.contains(['%', '_'])
             {
                 return Ok(Pred::LikePrefix {
                     col,
@@ -1237,7 +1239,9 @@ fn like_pred(
 }
 
 /// The text before the first wildcard (`%`, `_`) or backslash of a `LIKE` pattern, and
-/// whether that is the whole pattern (no wildcard at all).
+/// whether that is the whole pattern (no wildcard at all). It stops at a backslash because
+/// PostgreSQL takes it as the default escape character: the prefix is then right whether the
+/// backslash escapes or not.
 pub fn like_fixed_prefix(pattern: &str) -> (&str, bool) {
     match pattern.find(['%', '_', '\\']) {
         Some(i) => (&pattern[..i], false),
