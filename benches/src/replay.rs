@@ -69,6 +69,10 @@ pub enum Impl {
     /// This workspace's `cache::Cache` (W-TinyLFU), default shard count.
     #[value(name = "ours")]
     Ours,
+    /// This workspace's `cache::Cache` with one shard: one policy over the whole capacity, to
+    /// measure what sharding costs in hit ratio.
+    #[value(name = "ours-1shard")]
+    OursOneShard,
     /// `lru::LruCache`: plain LRU, the baseline with published hit ratios.
     #[value(name = "lru")]
     Lru,
@@ -88,6 +92,7 @@ impl Impl {
     pub fn name(self) -> &'static str {
         match self {
             Impl::Ours => "ours",
+            Impl::OursOneShard => "ours-1shard",
             Impl::Lru => "lru",
             Impl::Moka => "moka",
             Impl::QuickCache => "quick_cache",
@@ -98,6 +103,7 @@ impl Impl {
     pub fn replay(self, capacity: u64, keys: &[u64]) -> ReplayStats {
         match self {
             Impl::Ours => replay(&mut Ours::new(capacity), keys),
+            Impl::OursOneShard => replay(&mut Ours::with_shards(capacity, 1), keys),
             Impl::Lru => replay(&mut Lru::new(capacity), keys),
             Impl::Moka => replay(&mut Moka::new(capacity), keys),
             Impl::QuickCache => replay(&mut QuickCache::new(capacity), keys),
@@ -184,6 +190,16 @@ impl Ours {
     /// A cache of `capacity` entries.
     pub fn new(capacity: u64) -> Self {
         Ours(cache::Cache::builder(capacity).hasher(hasher()).build())
+    }
+
+    /// A cache of `capacity` entries over `shards` shards.
+    pub fn with_shards(capacity: u64, shards: usize) -> Self {
+        Ours(
+            cache::Cache::builder(capacity)
+                .hasher(hasher())
+                .shards(shards)
+                .build(),
+        )
     }
 
     /// The wrapped cache, for its metrics.
