@@ -264,6 +264,38 @@ impl Side {
     pub fn run_iai(&self, built: &Built, home: &Path, bar: &ProgressBar) -> anyhow::Result<()> {
         run::execute(&self.iai_invocation(built, home, iai::bench_args())?, bar)
     }
+
+    /// Runs every listed criterion executable (its benchmarks selected by `filter`, a regex,
+    /// not exact) and then every selected iai-callgrind executable, one after the other, under
+    /// one progress bar: what `bench` and `backfill` measure of a side.
+    pub fn run_selected(
+        &self,
+        listed: &[Listed<'_>],
+        iai: &[&Built],
+        settings: &CriterionSettings,
+        filter: Option<&str>,
+        criterion_home: &Path,
+        iai_home: &Path,
+    ) -> anyhow::Result<()> {
+        let total = listed.iter().map(|l| l.ids.len() as u64).sum::<u64>() + iai.len() as u64;
+        let bar = run::progress_bar(total);
+        for target in listed {
+            self.run_criterion(
+                target.built,
+                settings,
+                filter.map(|f| (f, false)),
+                criterion_home,
+                None,
+                &bar,
+            )?;
+        }
+        for built in iai {
+            self.run_iai(built, iai_home, &bar)?;
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        Ok(())
+    }
 }
 
 /// Reads what the benchmarks wrote under `criterion_home` and `iai_home` (either may be

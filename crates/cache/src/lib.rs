@@ -554,10 +554,9 @@ where
         values
     }
 
-    /// Inserts many entries with the default TTL, locking each shard once.
-    pub fn insert_many(&self, entries: impl IntoIterator<Item = (K, V)>) {
-        let mut now = LazyNow::new(&*self.clock);
-        let expires_at = self.expires_at(Expiry::Default, &mut now);
+    /// `entries` hashed and grouped by shard (shard index, hash, key, value), in input order
+    /// within each shard (a stable sort), so a batch operation locks each shard once.
+    fn by_shard(&self, entries: impl IntoIterator<Item = (K, V)>) -> Vec<(usize, u64, K, V)> {
         let mut batch: Vec<(usize, u64, K, V)> = entries
             .into_iter()
             .map(|(key, value)| {
@@ -565,9 +564,16 @@ where
                 (self.shard_idx(hash), hash, key, value)
             })
             .collect();
-        // A stable sort keeps the input order within a shard, so the last write to a key wins.
         batch.sort_by_key(|entry| entry.0);
-        let mut entries = batch.into_iter().peekable();
+        batch
+    }
+
+    /// Inserts many entries with the default TTL, locking each shard once.
+    pub fn insert_many(&self, entries: impl IntoIterator<Item = (K, V)>) {
+        let mut now = LazyNow::new(&*self.clock);
+        let expires_at = self.expires_at(Expiry::Default, &mut now);
+        // The input order is kept within a shard, so the last write to a key wins.
+        let mut entries = self.by_shard(entries).into_iter().peekable();
         while let Some(&(shard_idx, ..)) = entries.peek() {
             let mut state = self.shards[shard_idx].0.write();
             while let Some((_, hash, key, value)) = entries.next_if(|entry| entry.0 == shard_idx) {
@@ -604,16 +610,8 @@ where
     pub fn warm(&self, entries: impl IntoIterator<Item = (K, V)>) -> usize {
         let mut now = LazyNow::new(&*self.clock);
         let expires_at = self.expires_at(Expiry::Default, &mut now);
-        let mut batch: Vec<(usize, u64, K, V)> = entries
-            .into_iter()
-            .map(|(key, value)| {
-                let hash = self.hash(&key);
-                (self.shard_idx(hash), hash, key, value)
-            })
-            .collect();
-        // A stable sort keeps the order of importance within a shard.
-        batch.sort_by_key(|entry| entry.0);
-        let mut entries = batch.into_iter().peekable();
+        // The input order, the order of importance, is kept within a shard.
+        let mut entries = self.by_shard(entries).into_iter().peekable();
         let mut stored = 0;
         while let Some(&(shard_idx, ..)) = entries.peek() {
             let shard_entries = std::iter::from_fn(|| {

@@ -469,13 +469,35 @@ impl<K, V> Shard<K, V> {
             };
         }
 
+        let idx = self.store_node(hash, key, value, expires_at, weight, Queue::Window);
+        self.push_back(Queue::Window, idx);
+        self.total_weight += u64::from(weight);
+        self.adapt_window(hash, weight);
+        self.sketch.increment(hash);
+        self.maybe_age();
+        self.counters.inserts += 1;
+        self.evict(now);
+        Replaced::Nothing
+    }
+
+    /// Allocates a node for a new key and indexes it in the table; the caller links it into
+    /// `queue`'s list and accounts for its weight.
+    fn store_node(
+        &mut self,
+        hash: u64,
+        key: K,
+        value: V,
+        expires_at: u64,
+        weight: u32,
+        queue: Queue,
+    ) -> u32 {
         let idx = self.alloc(Node {
             key,
             value,
             hash,
             expires_at,
             weight,
-            queue: Queue::Window,
+            queue,
             pending_hits: AtomicU8::new(0),
             referenced: AtomicBool::new(false),
             prev: NIL,
@@ -488,14 +510,7 @@ impl<K, V> Shard<K, V> {
                 .expect("table points at live nodes")
                 .hash
         });
-        self.push_back(Queue::Window, idx);
-        self.total_weight += u64::from(weight);
-        self.adapt_window(hash, weight);
-        self.sketch.increment(hash);
-        self.maybe_age();
-        self.counters.inserts += 1;
-        self.evict(now);
-        Replaced::Nothing
+        idx
     }
 
     /// Stores warm-up entries (most important first) directly in the main space, bypassing the
@@ -533,25 +548,7 @@ impl<K, V> Shard<K, V> {
             } else {
                 Queue::Probation
             };
-            let idx = self.alloc(Node {
-                key,
-                value,
-                hash,
-                expires_at,
-                weight,
-                queue,
-                pending_hits: AtomicU8::new(0),
-                referenced: AtomicBool::new(false),
-                prev: NIL,
-                next: NIL,
-            });
-            let nodes = &self.nodes;
-            self.table.insert_unique(hash, idx, |&other| {
-                nodes[other as usize]
-                    .as_ref()
-                    .expect("table points at live nodes")
-                    .hash
-            });
+            let idx = self.store_node(hash, key, value, expires_at, weight, queue);
             self.total_weight += weight_u64;
             self.sketch.add(hash, WARM_FREQUENCY);
             self.counters.inserts += 1;

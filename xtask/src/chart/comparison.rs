@@ -119,7 +119,7 @@ pub fn comparison_svg(cmp: &Comparison, suite: &str) -> anyhow::Result<Option<St
             .x_label_area_size(X_AREA)
             .y_label_area_size(name_area)
             .build_cartesian_2d(x_low..x_high, -0.5..n_rows as f64 - 0.5)?;
-        let step = nice_percent_step((x_high - x_low) / 8.0);
+        let step = super::nice_step((x_high - x_low) / 8.0);
         let decimals = super::tick_decimals(step);
         chart
             .configure_mesh()
@@ -302,20 +302,6 @@ fn verdict_color(verdict: Verdict) -> RGBColor {
         Verdict::Inconclusive => INCONCLUSIVE,
         _ => BLUE,
     }
-}
-
-/// A round step for percent ticks: 1, 2 or 5 times a power of ten.
-fn nice_percent_step(rough: f64) -> f64 {
-    if !(rough.is_finite() && rough > 0.0) {
-        return 1.0;
-    }
-    let power = 10f64.powf(rough.log10().floor());
-    let mantissa = rough / power;
-    let nice = [1.0, 2.0, 5.0, 10.0]
-        .into_iter()
-        .find(|&nice| mantissa <= nice)
-        .unwrap_or(10.0);
-    nice * power
 }
 
 fn draw_header(root: &Area<'_>, suite: &str, n_rows: usize) -> anyhow::Result<()> {

@@ -8,6 +8,7 @@
 //! control characters visible (they are not allowed in XML) and shortens very long ids.
 
 pub mod comparison;
+
 #[cfg(test)]
 pub(crate) mod samples;
 pub mod sparkline;
@@ -403,6 +404,21 @@ pub(crate) fn assert_well_formed(svg: &str) {
         rest = &rest[end + 1..];
     }
     assert!(stack.is_empty(), "unclosed tags: {stack:?}");
+}
+
+/// A round tick step near `rough`: 1, 2 or 5 times a power of ten (1 for a step that is not
+/// a positive number).
+pub(crate) fn nice_step(rough: f64) -> f64 {
+    if !(rough.is_finite() && rough > 0.0) {
+        return 1.0;
+    }
+    let power = 10f64.powf(rough.log10().floor());
+    let mantissa = rough / power;
+    let nice = [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .find(|&nice| mantissa <= nice)
+        .unwrap_or(10.0);
+    nice * power
 }
 
 #[cfg(test)]

@@ -84,7 +84,7 @@ fn draw_trend(
         low - span * 0.1
     };
     let y_high = high + span * 0.1;
-    let decimals = super::tick_decimals(nice_step((y_high - y_low) / 7.0));
+    let decimals = super::tick_decimals(super::nice_step((y_high - y_low) / 7.0));
     let tick_text = |value: f64| scale.number(value * scale.divisor, decimals);
     let widest_tick = [y_low, y_high]
         .iter()
@@ -253,20 +253,6 @@ fn draw_trend(
         root.present()?;
     }
     Ok(svg)
-}
-
-/// A round tick step near `rough`: 1, 2 or 5 times a power of ten.
-fn nice_step(rough: f64) -> f64 {
-    if !(rough.is_finite() && rough > 0.0) {
-        return 1.0;
-    }
-    let power = 10f64.powf(rough.log10().floor());
-    let mantissa = rough / power;
-    let nice = [1.0, 2.0, 5.0, 10.0]
-        .into_iter()
-        .find(|&nice| mantissa <= nice)
-        .unwrap_or(10.0);
-    nice * power
 }
 
 /// Where one change-point label goes: its row above the plot (0 at the top) and whether it

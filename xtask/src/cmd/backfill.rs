@@ -314,23 +314,14 @@ impl<'a> CommitRunner<'a> {
         if !iai.is_empty() {
             workdir::fresh_dir(&iai_home)?;
         }
-        let total = listed.iter().map(|l| l.ids.len() as u64).sum::<u64>() + iai.len() as u64;
-        let bar = run::progress_bar(total);
-        for target in &listed {
-            side.run_criterion(
-                target.built,
-                &CriterionSettings::default(),
-                self.filter_text.as_deref().map(|f| (f, false)),
-                &criterion_home,
-                None,
-                &bar,
-            )?;
-        }
-        for built in iai {
-            side.run_iai(built, &iai_home, &bar)?;
-            bar.inc(1);
-        }
-        bar.finish_and_clear();
+        side.run_selected(
+            &listed,
+            &iai,
+            &CriterionSettings::default(),
+            self.filter_text.as_deref(),
+            &criterion_home,
+            &iai_home,
+        )?;
         measure::read(&criterion_home, &iai_home, self.filter.as_ref())
     }
 }

@@ -9,7 +9,7 @@ use crate::decide::compare;
 use crate::measure::{self, CriterionSettings, Side, Targets};
 use crate::model::{Acceptance, Run, SCHEMA_VERSION};
 use crate::workdir::{self, baseline_path, latest_run_path};
-use crate::{discover, meta, run, store};
+use crate::{discover, meta, store};
 
 /// Options of `cargo xtask bench`.
 #[derive(Debug, Default)]
@@ -37,28 +37,19 @@ pub fn bench(root: &Path, options: &BenchOptions) -> anyhow::Result<bool> {
     }
     let listed = side.list(filter.as_ref())?;
     let iai = side.iai_selected(filter.as_ref(), &iai_home)?;
-    let total = listed.iter().map(|l| l.ids.len() as u64).sum::<u64>() + iai.len() as u64;
     let settings = if options.quick {
         CriterionSettings::smoke()
     } else {
         CriterionSettings::default()
     };
-    let bar = run::progress_bar(total);
-    for target in &listed {
-        side.run_criterion(
-            target.built,
-            &settings,
-            options.filter.as_deref().map(|f| (f, false)),
-            &criterion_home,
-            None,
-            &bar,
-        )?;
-    }
-    for built in iai {
-        side.run_iai(built, &iai_home, &bar)?;
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
+    side.run_selected(
+        &listed,
+        &iai,
+        &settings,
+        options.filter.as_deref(),
+        &criterion_home,
+        &iai_home,
+    )?;
 
     let benchmarks = measure::read(&criterion_home, &iai_home, filter.as_ref())?;
     let mut meta = meta::collect(root);
