@@ -366,6 +366,9 @@ fn spawn_reader(
     bar: ProgressBar,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
+        // The panic's message follows its location on the same stream; the other stream's
+        // lines may come in between and must not be taken for it.
+        let mut panicked_here = false;
         for line in BufReader::new(stream).lines() {
             let Ok(line) = line else { break };
             if progress_mark
@@ -376,7 +379,10 @@ fn spawn_reader(
             }
             {
                 let mut panic = panic.lock().expect("no reader panics");
-                if (panic.is_empty() && line.contains("panicked at ")) || panic.len() == 1 {
+                if panic.is_empty() && line.contains("panicked at ") {
+                    panic.push(line.clone());
+                    panicked_here = true;
+                } else if panicked_here && panic.len() == 1 {
                     panic.push(line.clone());
                 }
             }
@@ -452,6 +458,25 @@ mod tests {
         assert!(message.contains("benchmark pkg/fake failed"), "{message}");
         assert!(message.contains("101"), "{message}");
         assert_eq!(message.lines().count(), 1);
+    }
+
+    /// Criterion's progress lines on stdout may arrive between the panic's location and its
+    /// message on stderr; the message is still the one reported.
+    #[test]
+    fn the_panic_message_is_taken_from_the_stream_that_panicked() {
+        let dir = tempfile::tempdir().unwrap();
+        let built = script(
+            dir.path(),
+            "echo 'thread main panicked at src/lib.rs:1:1:' >&2\n\
+             i=0; while [ $i -lt 200 ]; do echo; i=$((i + 1)); done\n\
+             echo 'the message' >&2; exit 101",
+        );
+        let error = execute(&invocation(&built), &ProgressBar::hidden()).unwrap_err();
+        let message = format!("{error:#}");
+        assert!(
+            message.contains("panicked at src/lib.rs:1:1: the message"),
+            "{message}"
+        );
     }
 
     #[test]
