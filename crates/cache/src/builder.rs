@@ -1,4 +1,4 @@
-//! [`CacheBuilder`]: capacity, weigher, shards, clock, TTLs and hasher.
+//! [`CacheBuilder`]: capacity, weigher, shards, clock, TTLs, loader options and hasher.
 
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
@@ -38,6 +38,7 @@ pub struct CacheBuilder<K, V, S = DefaultHashBuilder> {
     classes: Vec<(String, Duration)>,
     watch: Option<HitRatioWatch>,
     stale_grace: Option<Duration>,
+    refresh_fraction: Option<f64>,
     hash_builder: S,
     _marker: PhantomData<fn(K, V)>,
 }
@@ -52,6 +53,7 @@ impl<K, V, S> fmt::Debug for CacheBuilder<K, V, S> {
             .field("classes", &self.classes)
             .field("hit_ratio_watch", &self.watch)
             .field("stale_if_error", &self.stale_grace)
+            .field("refresh_ahead", &self.refresh_fraction)
             .finish_non_exhaustive()
     }
 }
@@ -67,6 +69,7 @@ impl<K, V> CacheBuilder<K, V> {
             classes: Vec::new(),
             watch: None,
             stale_grace: None,
+            refresh_fraction: None,
             hash_builder: DefaultHashBuilder::default(),
             _marker: PhantomData,
         }
@@ -139,6 +142,51 @@ impl<K, V, S> CacheBuilder<K, V, S> {
         self
     }
 
+    /// Refresh-ahead: a hit through [`Cache::get_or_try_insert_with`] (or its `_expiry` and
+    /// infallible forms) on an entry in the last `fraction` of its TTL reloads the entry before
+    /// it expires, so that a hot key never misses on its expiry.
+    ///
+    /// - **The window**: an entry with TTL `t` is due for a refresh from `(1 - fraction) × t`
+    ///   after it was written until it expires. A fraction of the TTL rather than a fixed
+    ///   duration, so that each TTL class and each `Expiry::After` gets a window in proportion:
+    ///   a fixed lead longer than some entry's TTL would reload that entry on every hit.
+    ///   Entries without a TTL are never refreshed.
+    /// - **Who loads**: the first loader hit in the window runs its own loader at once, on its
+    ///   own thread, and gets the new value; every other caller meanwhile (a hit, with or
+    ///   without a loader) gets the current value at once and never waits for the refresh. So
+    ///   one caller per refresh pays the load's latency instead of every caller that misses
+    ///   after the expiry. The cache starts no threads of its own: a background refresh would
+    ///   need `'static`, `Send` loaders stored in the cache and a thread to own, where this way
+    ///   the loader stays the caller's closure, borrowing what it likes, and the timing is
+    ///   exact under a [`crate::MockClock`]. A caller that must never wait can make its calls
+    ///   from a worker thread.
+    /// - **Single flight**: a refresh is a load registered like any other, so concurrent hits
+    ///   start no second one, and callers that miss (the entry expired meanwhile) wait for it.
+    /// - **Success** stores the new value with the call's expiry, which opens a new window.
+    ///   **Failure** keeps the old value until it expires (the next loader hit in the window
+    ///   tries again) and is counted by [`Cache::refresh_failures`]; the caller that ran the
+    ///   loader gets the old value, not the error, unless the key was invalidated meanwhile.
+    /// - **Invalidation**: a refresh racing a `remove` or any invalidation of its key returns
+    ///   its value to its caller but never stores it, so a removed value does not come back.
+    /// - [`Cache::refreshes`] counts the refreshes started. [`Cache::get`] never refreshes:
+    ///   it has no loader.
+    /// - **Cost**: one more word per entry (its refresh time), and a comparison on the loader
+    ///   path's hits; [`Cache::get`] is unchanged.
+    ///
+    /// A `fraction` of zero turns it off (the default).
+    ///
+    /// # Panics
+    /// If `fraction` is not within `0.0..1.0`: a window of the whole TTL would reload every
+    /// entry on its first hit.
+    pub fn refresh_ahead(mut self, fraction: f64) -> Self {
+        assert!(
+            (0.0..1.0).contains(&fraction),
+            "cache: the refresh-ahead fraction must be within 0.0..1.0, got {fraction}"
+        );
+        self.refresh_fraction = (fraction > 0.0).then_some(fraction);
+        self
+    }
+
     /// Watches the hit ratio: calls `callback` when the ratio over a window of at least
     /// `window` lookups falls below `level` (a fraction, `0.0..=1.0`).
     ///
@@ -188,6 +236,7 @@ impl<K, V, S> CacheBuilder<K, V, S> {
             classes: self.classes,
             watch: self.watch,
             stale_grace: self.stale_grace,
+            refresh_fraction: self.refresh_fraction,
             hash_builder,
             _marker: PhantomData,
         }
@@ -220,6 +269,7 @@ impl<K, V, S> CacheBuilder<K, V, S> {
             self.classes,
             self.watch,
             self.stale_grace,
+            self.refresh_fraction,
             self.hash_builder,
         )
     }

@@ -16,6 +16,9 @@
 //!   every waiter. Errors are not cached; a panicking loader lets the next caller try.
 //!   With [`CacheBuilder::stale_if_error`], a failed load falls back on the key's value if it
 //!   expired within a grace period (counted by [`Cache::stale_served`]).
+//!   With [`CacheBuilder::refresh_ahead`], a loader hit in the last part of an entry's TTL
+//!   reloads it before it expires, while other callers keep getting the current value
+//!   (counted by [`Cache::refreshes`] and [`Cache::refresh_failures`]).
 //! - **Invalidation** of one key, by prefix for string-like keys, or by predicate.
 //! - **Warm-up**: [`Cache::warm`] (or [`CacheBuilder::build_with`]) fills a cache from a list
 //!   ordered by importance, straight into the main space and with seeded frequencies, so a
@@ -81,7 +84,7 @@ pub use crate::metrics::{HitRatioAlert, Metrics};
 
 use crate::flight::{Flight, Outcome, PendingLoad};
 use crate::metrics::HitRatioWatch;
-use crate::shard::{Found, LazyNow, NEVER, Replaced, Shard};
+use crate::shard::{Deadlines, Found, LazyNow, NEVER, Replaced, Shard};
 
 /// The default hasher: foldhash, seeded at random per cache.
 pub type DefaultHashBuilder = foldhash::fast::RandomState;
@@ -129,6 +132,9 @@ pub struct Cache<K, V, S = DefaultHashBuilder> {
     classes: Box<[(String, Duration)]>,
     /// The hit-ratio watch, if configured; boxed so that a cache without one stays small.
     watch: Option<Box<HitRatioWatch>>,
+    /// The share of an entry's TTL, at its end, in which a loader hit refreshes it
+    /// ([`CacheBuilder::refresh_ahead`]); `None` without refresh-ahead.
+    refresh_fraction: Option<f64>,
     hash_builder: S,
 }
 
@@ -167,6 +173,7 @@ impl<K, V, S> Cache<K, V, S> {
         classes: Vec<(String, Duration)>,
         watch: Option<HitRatioWatch>,
         stale_grace: Option<Duration>,
+        refresh_fraction: Option<f64>,
         hash_builder: S,
     ) -> Self {
         assert!(n_shards.is_power_of_two());
@@ -198,6 +205,7 @@ impl<K, V, S> Cache<K, V, S> {
             default_ttl,
             classes: classes.into_boxed_slice(),
             watch: watch.map(Box::new),
+            refresh_fraction,
             hash_builder,
         }
     }
@@ -278,6 +286,24 @@ impl<K, V, S> Cache<K, V, S> {
         self.shards
             .iter()
             .map(|shard| shard.0.read().shard.counters().stale_served)
+            .sum()
+    }
+
+    /// Refreshes started since the cache was built (see [`CacheBuilder::refresh_ahead`]): one
+    /// per loader run that a hit in an entry's refresh window started, whatever its outcome.
+    pub fn refreshes(&self) -> u64 {
+        self.shards
+            .iter()
+            .map(|shard| shard.0.read().shard.counters().refreshes)
+            .sum()
+    }
+
+    /// Refreshes whose loader returned an error since the cache was built; the entry kept its
+    /// old value (see [`CacheBuilder::refresh_ahead`]).
+    pub fn refresh_failures(&self) -> u64 {
+        self.shards
+            .iter()
+            .map(|shard| shard.0.read().shard.counters().refresh_failures)
             .sum()
     }
 
@@ -369,19 +395,35 @@ impl<K, V, S> Cache<K, V, S> {
         removed
     }
 
-    fn expires_at(&self, expiry: Expiry, now: &mut LazyNow<'_>) -> u64 {
+    /// When an entry written now with `expiry` expires, and when its refresh window opens.
+    fn deadlines(&self, expiry: Expiry, now: &mut LazyNow<'_>) -> Deadlines {
         let ttl = match expiry {
             Expiry::Default => self.default_ttl,
             Expiry::Never => None,
             Expiry::After(ttl) => Some(ttl),
             Expiry::Class(TtlClass(idx)) => Some(self.classes[usize::from(idx)].1),
         };
-        match ttl {
-            None => NEVER,
-            Some(ttl) => {
-                let ttl_nanos = u64::try_from(ttl.as_nanos()).unwrap_or(NEVER);
-                now.nanos().saturating_add(ttl_nanos).min(NEVER - 1)
+        let Some(ttl) = ttl else {
+            return Deadlines {
+                expires_at: NEVER,
+                refresh_at: NEVER,
+            };
+        };
+        let ttl_nanos = u64::try_from(ttl.as_nanos()).unwrap_or(NEVER);
+        let start = now.nanos();
+        let expires_at = start.saturating_add(ttl_nanos).min(NEVER - 1);
+        let refresh_at = match self.refresh_fraction {
+            // The window is the last `fraction` of the TTL; rounding the lead down keeps it
+            // within the TTL, and an entry whose lead rounds to nothing is never refreshed.
+            Some(fraction) => {
+                let lead = ((expires_at - start) as f64 * fraction) as u64;
+                if lead == 0 { NEVER } else { expires_at - lead }
             }
+            None => NEVER,
+        };
+        Deadlines {
+            expires_at,
+            refresh_at,
         }
     }
 
@@ -472,11 +514,11 @@ where
         let hash = self.hash(&key);
         let weight = self.weigh(&key, &value);
         let mut now = LazyNow::new(&*self.clock);
-        let expires_at = self.expires_at(expiry, &mut now);
+        let deadlines = self.deadlines(expiry, &mut now);
         let mut state = self.shard(hash).write();
         match state
             .shard
-            .insert(hash, key, value, weight, expires_at, &mut now)
+            .insert(hash, key, value, weight, deadlines, &mut now)
         {
             Replaced::Nothing => None,
             Replaced::Value(old) => Some(old),
@@ -571,7 +613,7 @@ where
     /// Inserts many entries with the default TTL, locking each shard once.
     pub fn insert_many(&self, entries: impl IntoIterator<Item = (K, V)>) {
         let mut now = LazyNow::new(&*self.clock);
-        let expires_at = self.expires_at(Expiry::Default, &mut now);
+        let deadlines = self.deadlines(Expiry::Default, &mut now);
         // The input order is kept within a shard, so the last write to a key wins.
         let mut entries = self.by_shard(entries).into_iter().peekable();
         while let Some(&(shard_idx, ..)) = entries.peek() {
@@ -580,7 +622,7 @@ where
                 let weight = self.weigh(&key, &value);
                 state
                     .shard
-                    .insert(hash, key, value, weight, expires_at, &mut now);
+                    .insert(hash, key, value, weight, deadlines, &mut now);
             }
         }
     }
@@ -609,7 +651,7 @@ where
     /// Locks each shard once.
     pub fn warm(&self, entries: impl IntoIterator<Item = (K, V)>) -> usize {
         let mut now = LazyNow::new(&*self.clock);
-        let expires_at = self.expires_at(Expiry::Default, &mut now);
+        let deadlines = self.deadlines(Expiry::Default, &mut now);
         // The input order, the order of importance, is kept within a shard.
         let mut entries = self.by_shard(entries).into_iter().peekable();
         let mut stored = 0;
@@ -628,7 +670,7 @@ where
                 .0
                 .write()
                 .shard
-                .warm(shard_entries, expires_at);
+                .warm(shard_entries, deadlines);
         }
         stored
     }
@@ -682,19 +724,33 @@ where
     {
         let hash = self.hash(&key);
         let shard = self.shard(hash);
+        // `Some(current value)` when this call refreshes a live entry (refresh-ahead).
+        let mut refreshing = None;
         let flight = loop {
             let waiting_on = {
                 let mut now = LazyNow::new(&*self.clock);
                 let mut state = shard.write();
+                let pending = |state: &ShardState<K, V>| {
+                    state
+                        .pending
+                        .iter()
+                        .find(|load| load.hash == hash && load.key == key)
+                        .map(|load| Arc::clone(&load.flight))
+                };
                 if let Some(value) = state.shard.get(hash, &key, &mut now) {
-                    return Ok(value.clone());
+                    let value = value.clone();
+                    // A hit refreshes only in its window and only when no load of the key is
+                    // under way: a refresh in flight serves everyone else the current value.
+                    if self.refresh_fraction.is_none()
+                        || !state.shard.refresh_due(hash, &key, &mut now)
+                        || pending(&state).is_some()
+                    {
+                        return Ok(value);
+                    }
+                    state.shard.count_refresh();
+                    refreshing = Some(value);
                 }
-                let pending = state
-                    .pending
-                    .iter()
-                    .find(|load| load.hash == hash && load.key == key)
-                    .map(|load| Arc::clone(&load.flight));
-                let waiting_on = match pending {
+                let waiting_on = match pending(&state) {
                     Some(flight) => flight.downcast::<Flight<V, E>>().ok(),
                     None => {
                         let flight = Arc::new(Flight::<V, E>::new());
@@ -730,6 +786,7 @@ where
         };
 
         let Some(flight) = flight else {
+            debug_assert!(refreshing.is_none(), "a refresh always registers its load");
             let value = match loader() {
                 Ok(value) => value,
                 Err(error) => return self.serve_stale(hash, &key).ok_or_else(|| Arc::new(error)),
@@ -751,7 +808,7 @@ where
                 let key_ref = leader.key.as_ref().expect("the leader holds the key");
                 let weight = self.weigh(key_ref, &value);
                 let mut now = LazyNow::new(&*self.clock);
-                let expires_at = self.expires_at(expiry, &mut now);
+                let deadlines = self.deadlines(expiry, &mut now);
                 let stored = value.clone();
                 let shared = value.clone();
                 let key = leader.key.take().expect("the leader holds the key");
@@ -760,7 +817,7 @@ where
                 if !stale {
                     state
                         .shard
-                        .insert(hash, key, stored, weight, expires_at, &mut now);
+                        .insert(hash, key, stored, weight, deadlines, &mut now);
                 }
                 drop(state);
                 flight.finish(Outcome::Loaded(shared));
@@ -784,16 +841,22 @@ where
                 if stale.is_some() {
                     state.shard.count_stale_served();
                 }
+                if refreshing.is_some() {
+                    state.shard.count_refresh_failure();
+                }
                 drop(state);
-                match stale {
-                    Some((value, shared)) => {
-                        flight.finish(Outcome::Loaded(shared));
-                        Ok(value)
-                    }
-                    None => {
-                        flight.finish(Outcome::Failed(Arc::clone(&error)));
-                        Err(error)
-                    }
+                // The callers waiting on this load missed (the entry expired during the
+                // refresh, or there was none): they get what a failed load gives.
+                let (stale, waiters) = match stale {
+                    Some((value, shared)) => (Some(value), Outcome::Loaded(shared)),
+                    None => (None, Outcome::Failed(Arc::clone(&error))),
+                };
+                flight.finish(waiters);
+                // A failed refresh answers its caller with the value its hit found, as if the
+                // refresh had not been tried, unless that value was invalidated meanwhile.
+                match (refreshing.filter(|_| !invalidated), stale) {
+                    (Some(current), _) | (None, Some(current)) => Ok(current),
+                    (None, None) => Err(error),
                 }
             }
         }

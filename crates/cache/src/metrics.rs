@@ -83,6 +83,11 @@ pub(crate) struct Counters {
     /// Failed loads answered with a stale value (see `CacheBuilder::stale_if_error`); not part
     /// of [`Metrics`], whose fields are fixed, but read by `Cache::stale_served`.
     pub(crate) stale_served: u64,
+    /// Refreshes started by hits in the refresh window, and those whose loader failed (see
+    /// `CacheBuilder::refresh_ahead`); read by `Cache::refreshes` and
+    /// `Cache::refresh_failures`, outside [`Metrics`] for the same reason.
+    pub(crate) refreshes: u64,
+    pub(crate) refresh_failures: u64,
 }
 
 /// A snapshot of a cache's counters since it was built.

@@ -79,6 +79,9 @@ struct Node<K, V> {
     hash: u64,
     /// Clock nanoseconds at which the entry expires, or [`NEVER`].
     expires_at: u64,
+    /// Clock nanoseconds from which a hit through the loader path refreshes the entry, or
+    /// [`NEVER`] (see `CacheBuilder::refresh_ahead`).
+    refresh_at: u64,
     weight: u32,
     queue: Queue,
     /// Hits not yet added to the sketch, at most 15 like a sketch counter (see `record_hit`).
@@ -112,6 +115,14 @@ impl<K, V> Node<K, V> {
     fn take_referenced(&mut self) -> bool {
         std::mem::take(self.referenced.get_mut())
     }
+}
+
+/// When an entry stops being served, and when a hit through the loader path starts refreshing
+/// it; clock nanoseconds, [`NEVER`] for never.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Deadlines {
+    pub(crate) expires_at: u64,
+    pub(crate) refresh_at: u64,
 }
 
 /// An intrusive list over the slab: `head` is the least recently used end.
@@ -394,6 +405,31 @@ impl<K, V> Shard<K, V> {
         self.counters.stale_served += 1;
     }
 
+    /// Whether `key` has a live entry whose refresh time has come (see
+    /// `CacheBuilder::refresh_ahead`); neither the policy nor the counters see this look-up.
+    pub(crate) fn refresh_due<Q>(&self, hash: u64, key: &Q, now: &mut LazyNow<'_>) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        self.find(hash, key).is_some_and(|idx| {
+            let node = self.node(idx);
+            node.refresh_at != NEVER
+                && now.nanos() >= node.refresh_at
+                && !now.is_expired(node.expires_at)
+        })
+    }
+
+    /// Counts a refresh started by a hit in the refresh window.
+    pub(crate) fn count_refresh(&mut self) {
+        self.counters.refreshes += 1;
+    }
+
+    /// Counts a refresh whose loader returned an error.
+    pub(crate) fn count_refresh_failure(&mut self) {
+        self.counters.refresh_failures += 1;
+    }
+
     /// Sets the hit-ratio watch's check schedule (see `HitRatioWatch::check_mask`).
     pub(crate) fn set_watch_mask(&mut self, mask: u64) {
         self.watch_mask = mask;
@@ -432,7 +468,7 @@ impl<K, V> Shard<K, V> {
         key: K,
         value: V,
         weight: u32,
-        expires_at: u64,
+        deadlines: Deadlines,
         now: &mut LazyNow<'_>,
     ) -> Replaced<V>
     where
@@ -443,7 +479,8 @@ impl<K, V> Shard<K, V> {
             let node = self.node_mut(idx);
             let old_value = std::mem::replace(&mut node.value, value);
             let old_weight = std::mem::replace(&mut node.weight, weight);
-            node.expires_at = expires_at;
+            node.expires_at = deadlines.expires_at;
+            node.refresh_at = deadlines.refresh_at;
             let queue = node.queue;
             self.queues[queue as usize].weight =
                 self.queues[queue as usize].weight - u64::from(old_weight) + u64::from(weight);
@@ -469,7 +506,7 @@ impl<K, V> Shard<K, V> {
             };
         }
 
-        let idx = self.store_node(hash, key, value, expires_at, weight, Queue::Window);
+        let idx = self.store_node(hash, key, value, deadlines, weight, Queue::Window);
         self.push_back(Queue::Window, idx);
         self.total_weight += u64::from(weight);
         self.adapt_window(hash, weight);
@@ -487,7 +524,7 @@ impl<K, V> Shard<K, V> {
         hash: u64,
         key: K,
         value: V,
-        expires_at: u64,
+        deadlines: Deadlines,
         weight: u32,
         queue: Queue,
     ) -> u32 {
@@ -495,7 +532,8 @@ impl<K, V> Shard<K, V> {
             key,
             value,
             hash,
-            expires_at,
+            expires_at: deadlines.expires_at,
+            refresh_at: deadlines.refresh_at,
             weight,
             queue,
             pending_hits: AtomicU8::new(0),
@@ -521,7 +559,7 @@ impl<K, V> Shard<K, V> {
     pub(crate) fn warm(
         &mut self,
         entries: impl IntoIterator<Item = (u64, K, V, u32)>,
-        expires_at: u64,
+        deadlines: Deadlines,
     ) -> usize
     where
         K: Eq,
@@ -548,7 +586,7 @@ impl<K, V> Shard<K, V> {
             } else {
                 Queue::Probation
             };
-            let idx = self.store_node(hash, key, value, expires_at, weight, queue);
+            let idx = self.store_node(hash, key, value, deadlines, weight, queue);
             self.total_weight += weight_u64;
             self.sketch.add(hash, WARM_FREQUENCY);
             self.counters.inserts += 1;

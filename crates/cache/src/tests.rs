@@ -2018,3 +2018,285 @@ mod stale_if_error {
         assert!(cache.get_or_try_insert_with(1, failing).is_err());
     }
 }
+
+mod refresh_ahead {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// A one-shard cache with a 100 s default TTL, refreshed in the last fifth of it (from 80 s
+    /// after a write).
+    fn build_refreshing() -> (Cache<u32, String, Fixed>, MockClock) {
+        let clock = MockClock::default();
+        let cache = Cache::builder(100)
+            .shards(1)
+            .clock(clock.clone())
+            .default_ttl(secs(100))
+            .refresh_ahead(0.2)
+            .hasher(Fixed::default())
+            .build();
+        (cache, clock)
+    }
+
+    fn must_not_load() -> Result<String, &'static str> {
+        panic!("this call must not run its loader")
+    }
+
+    #[test]
+    fn a_hit_in_the_window_reloads_once_and_opens_a_new_window() {
+        let (cache, clock) = build_refreshing();
+        cache.insert(1, "v1".to_string());
+        clock.advance(Duration::from_millis(79_999)); // Just before the window.
+        assert_eq!(
+            cache.get_or_try_insert_with(1, must_not_load).unwrap(),
+            "v1"
+        );
+        assert_eq!(cache.refreshes(), 0);
+        clock.advance(Duration::from_millis(1)); // 80 s: the window opens.
+        let loads = AtomicUsize::new(0);
+        let reload = || {
+            loads.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, &str>("v2".to_string())
+        };
+        assert_eq!(cache.get_or_try_insert_with(1, reload).unwrap(), "v2");
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
+        assert_eq!(cache.refreshes(), 1);
+        // Stored with a new TTL from 80 s: live until 180 s, next window from 160 s.
+        assert_eq!(cache.get(&1).as_deref(), Some("v2"));
+        clock.advance(secs(79)); // 159 s.
+        assert_eq!(
+            cache.get_or_try_insert_with(1, must_not_load).unwrap(),
+            "v2"
+        );
+        clock.advance(secs(1)); // 160 s.
+        let reload = || Ok::<_, &str>("v3".to_string());
+        assert_eq!(cache.get_or_try_insert_with(1, reload).unwrap(), "v3");
+        assert_eq!(cache.refreshes(), 2);
+        assert_eq!(cache.refresh_failures(), 0);
+        // Every one of these calls found a live entry: five hits, no miss.
+        let m = cache.metrics();
+        assert_eq!((m.hits, m.misses, m.inserts, m.updates), (5, 0, 1, 2));
+        cache.check_invariants();
+        assert_balanced(&cache);
+    }
+
+    #[test]
+    fn plain_gets_entries_without_a_ttl_and_caches_without_refresh_ahead_never_refresh() {
+        let (cache, clock) = build_refreshing();
+        cache.insert(1, "ttl".to_string());
+        cache.insert_with(2, "forever".to_string(), Expiry::Never);
+        clock.advance(secs(99));
+        assert_eq!(cache.get(&1).as_deref(), Some("ttl"));
+        assert_eq!(
+            cache.get_or_try_insert_with(2, must_not_load).unwrap(),
+            "forever"
+        );
+        assert_eq!(cache.refreshes(), 0);
+
+        let (plain, clock) = build::<u32, String>(100, 1);
+        plain.insert_with(1, "ttl".to_string(), Expiry::After(secs(100)));
+        clock.advance(secs(99));
+        assert_eq!(
+            plain.get_or_try_insert_with(1, must_not_load).unwrap(),
+            "ttl"
+        );
+        assert_eq!(plain.refreshes(), 0);
+    }
+
+    #[test]
+    fn the_window_is_a_share_of_each_entrys_own_ttl() {
+        let (cache, clock) = build_refreshing();
+        // 10 s TTL: the window opens at 8 s; the 100 s default would open it at 80 s.
+        cache.insert_with(1, "short".to_string(), Expiry::After(secs(10)));
+        cache.insert(2, "long".to_string());
+        clock.advance(secs(8));
+        let reload = || Ok::<_, &str>("short again".to_string());
+        assert_eq!(
+            cache.get_or_try_insert_with(1, reload).unwrap(),
+            "short again"
+        );
+        assert_eq!(
+            cache.get_or_try_insert_with(2, must_not_load).unwrap(),
+            "long"
+        );
+        assert_eq!(cache.refreshes(), 1);
+        // The refresh stored with the call's expiry, the default 100 s: live at 107 s.
+        clock.advance(secs(99));
+        assert_eq!(cache.get(&1).as_deref(), Some("short again"));
+        assert_eq!(cache.get(&2), None);
+    }
+
+    #[test]
+    fn a_failed_refresh_keeps_the_old_value_until_it_expires_and_is_counted() {
+        let (cache, clock) = build_refreshing();
+        cache.insert(1, "old".to_string());
+        clock.advance(secs(85));
+        let failing = || Err::<String, _>("backend down");
+        // The caller that ran the refresh gets the old value, not the error.
+        assert_eq!(cache.get_or_try_insert_with(1, failing).unwrap(), "old");
+        assert_eq!((cache.refreshes(), cache.refresh_failures()), (1, 1));
+        assert_eq!(cache.get(&1).as_deref(), Some("old"));
+        // Still in the window: the next loader hit tries again.
+        clock.advance(secs(14)); // 99 s.
+        assert_eq!(cache.get_or_try_insert_with(1, failing).unwrap(), "old");
+        assert_eq!((cache.refreshes(), cache.refresh_failures()), (2, 2));
+        clock.advance(secs(1)); // 100 s: expired, so this is a miss and a plain failed load.
+        assert_eq!(
+            *cache.get_or_try_insert_with(1, failing).unwrap_err(),
+            "backend down"
+        );
+        assert_eq!((cache.refreshes(), cache.refresh_failures()), (2, 2));
+        assert_eq!(cache.stale_served(), 0);
+        assert_eq!(cache.get(&1), None);
+        assert_balanced(&cache);
+    }
+
+    #[test]
+    fn a_refresh_racing_a_removal_does_not_bring_the_value_back() {
+        type Invalidation = fn(&Cache<u32, String, Fixed>);
+        let invalidations: [(&str, Invalidation); 3] = [
+            ("remove", |cache| assert!(cache.remove(&1).is_some())),
+            ("invalidate_if", |cache| {
+                assert_eq!(cache.invalidate_if(|key, _| *key == 1), 1);
+            }),
+            ("invalidate_all", |cache| {
+                assert_eq!(cache.invalidate_all(), 2)
+            }),
+        ];
+        for (what, invalidate) in invalidations {
+            let (cache, clock) = build_refreshing();
+            cache.insert(1, "old".to_string());
+            cache.insert(2, "other".to_string());
+            clock.advance(secs(90));
+            // The loader runs while the refresh is registered; the removal lands in between.
+            let refreshed = cache.get_or_try_insert_with(1, || {
+                invalidate(&cache);
+                Ok::<_, &str>("new".to_string())
+            });
+            assert_eq!(
+                refreshed.unwrap(),
+                "new",
+                "{what}: the caller gets its load"
+            );
+            assert_eq!(cache.get(&1), None, "{what}: the removed key stays removed");
+            // And a failed refresh after a removal returns the error, not the removed value.
+            cache.insert(1, "old".to_string());
+            cache.insert(2, "other".to_string());
+            clock.advance(secs(90));
+            let failed = cache.get_or_try_insert_with(1, || {
+                invalidate(&cache);
+                Err::<String, _>("backend down")
+            });
+            assert_eq!(*failed.unwrap_err(), "backend down", "{what}");
+            assert_eq!(cache.get(&1), None, "{what}");
+            assert_eq!((cache.refreshes(), cache.refresh_failures()), (2, 1));
+            assert_eq!(pending_loads(&cache), 0);
+            cache.check_invariants();
+            assert_balanced(&cache);
+        }
+    }
+
+    #[test]
+    fn hits_during_a_refresh_get_the_current_value_without_waiting() {
+        const OTHER_CALLS: u64 = 5;
+        let (cache, clock) = build_refreshing();
+        cache.insert(1, "old".to_string());
+        clock.advance(secs(90));
+        let loads = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            let (cache, loads) = (&cache, &loads);
+            let refresher = scope.spawn(move || {
+                cache.get_or_try_insert_with(1, || {
+                    loads.fetch_add(1, Ordering::SeqCst);
+                    // Held open until the other calls have all been answered as hits (the
+                    // refresher's own hit is the first). If they waited for this load instead,
+                    // they would get "new", and the assertions below fail.
+                    while cache.metrics().hits < 1 + OTHER_CALLS {
+                        std::thread::yield_now();
+                    }
+                    Ok::<_, &str>("new".to_string())
+                })
+            });
+            while pending_loads(cache) == 0 {
+                std::thread::yield_now();
+            }
+            for _ in 0..OTHER_CALLS - 1 {
+                assert_eq!(
+                    cache.get_or_try_insert_with(1, must_not_load).unwrap(),
+                    "old"
+                );
+            }
+            assert_eq!(cache.get(&1).as_deref(), Some("old"));
+            assert_eq!(refresher.join().unwrap().unwrap(), "new");
+        });
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
+        assert_eq!(cache.refreshes(), 1);
+        assert_eq!(cache.get(&1).as_deref(), Some("new"));
+        assert_eq!(pending_loads(&cache), 0);
+    }
+
+    #[test]
+    fn a_caller_that_misses_during_a_refresh_waits_for_it() {
+        let (cache, clock) = build_refreshing();
+        cache.insert(1, "old".to_string());
+        clock.advance(secs(90));
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        std::thread::scope(|scope| {
+            let cache = &cache;
+            let refresher = scope.spawn(move || {
+                cache.get_or_try_insert_with(1, || {
+                    released.recv().unwrap();
+                    Ok::<_, &str>("new".to_string())
+                })
+            });
+            while pending_loads(cache) == 0 {
+                std::thread::yield_now();
+            }
+            clock.advance(secs(10)); // The old value expires while the refresh runs.
+            let waiter = scope.spawn(move || cache.get_or_try_insert_with(1, must_not_load));
+            while cache.metrics().misses == 0 {
+                std::thread::yield_now();
+            }
+            release.send(()).unwrap();
+            assert_eq!(refresher.join().unwrap().unwrap(), "new");
+            assert_eq!(waiter.join().unwrap().unwrap(), "new");
+        });
+        assert_eq!(cache.refreshes(), 1);
+        assert_eq!(cache.get(&1).as_deref(), Some("new"));
+    }
+
+    #[test]
+    fn a_panicking_refresh_leaves_the_old_value_and_the_key_usable() {
+        let (cache, clock) = build_refreshing();
+        cache.insert(1, "old".to_string());
+        clock.advance(secs(90));
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            cache.get_or_try_insert_with(1, must_not_load)
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(pending_loads(&cache), 0);
+        assert_eq!(cache.get(&1).as_deref(), Some("old"));
+        let reload = || Ok::<_, &str>("new".to_string());
+        assert_eq!(cache.get_or_try_insert_with(1, reload).unwrap(), "new");
+        assert_eq!((cache.refreshes(), cache.refresh_failures()), (2, 0));
+    }
+
+    #[test]
+    fn bad_fractions_are_refused_and_zero_is_off() {
+        for bad in [1.0, 1.5, -0.1, f64::NAN] {
+            let built =
+                std::panic::catch_unwind(|| Cache::<u32, u32>::builder(10).refresh_ahead(bad));
+            assert!(built.is_err(), "{bad} must be refused");
+        }
+        let clock = MockClock::default();
+        let cache: Cache<u32, String> = Cache::builder(10)
+            .clock(clock.clone())
+            .default_ttl(secs(10))
+            .refresh_ahead(0.0)
+            .build();
+        cache.insert(1, "v".to_string());
+        clock.advance(Duration::from_millis(9_999));
+        assert_eq!(cache.get_or_try_insert_with(1, must_not_load).unwrap(), "v");
+        assert_eq!(cache.refreshes(), 0);
+    }
+}

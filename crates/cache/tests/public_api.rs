@@ -82,3 +82,38 @@ fn every_builder_option_is_usable_from_outside() {
     );
     assert!(format!("{cache:?}").contains("Cache"));
 }
+
+#[test]
+fn refresh_ahead_reloads_a_hot_key_before_it_expires() {
+    let clock = MockClock::default();
+    let cache: Cache<&str, u32> = Cache::builder(10)
+        .clock(clock.clone())
+        .default_ttl(Duration::from_secs(60))
+        .refresh_ahead(0.25)
+        .build();
+    let mut version = 0;
+    let mut load = || -> Result<u32, std::io::Error> {
+        version += 1;
+        Ok(version)
+    };
+    assert_eq!(
+        cache.get_or_try_insert_with("config", &mut load).unwrap(),
+        1
+    );
+    clock.advance(Duration::from_secs(44));
+    assert_eq!(
+        cache.get_or_try_insert_with("config", &mut load).unwrap(),
+        1
+    );
+    // 45 s: the last quarter of the TTL, so this hit reloads.
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(
+        cache.get_or_try_insert_with("config", &mut load).unwrap(),
+        2
+    );
+    // The reload restarted the TTL: without it the key would have expired at 60 s.
+    clock.advance(Duration::from_secs(30));
+    assert_eq!(cache.get("config"), Some(2));
+    assert_eq!((cache.refreshes(), cache.refresh_failures()), (1, 0));
+    assert_eq!(cache.metrics().misses, 1);
+}
