@@ -1,17 +1,29 @@
 //! The batcher: a bounded buffer of items, sealed into batches by size, linger or request, and
 //! flushed by a pool of worker threads.
 //!
-//! All state sits behind one mutex. A send pushes onto the current batch (a `Vec` reserved at
-//! `max_batch_size`), and a full batch is moved whole onto the queue of sealed batches; the
-//! workers pop sealed batches, and an idle worker also watches the current batch's linger
-//! deadline. Per item this costs one lock and one push; the clock is read once per batch.
+//! The state is split in two halves with a lock each, so that a send does not share a lock
+//! with the workers. The front half (the producers' lock) holds the batch being filled: a
+//! send pushes onto it (a `Vec` reserved at `max_batch_size`) and, once it is full, moves it
+//! whole onto the back half (the workers' lock), which holds the queue of sealed batches and
+//! the flush bookkeeping. Per item this costs one lock that only producers take in the steady
+//! state, and one push; the back lock is taken once per batch, and the clock is read once per
+//! batch. The workers learn about a batch being filled (to time its linger) from an atomic the
+//! producer stores at its first item, and take the front lock only to seal a batch whose linger
+//! ran out.
+//!
+//! The capacity check needs both halves (items accepted minus items handed to a worker), so the
+//! workers publish a running count of the items handed over, and the front keeps a credit of
+//! items it may still accept without looking at that count: it reads the count (one cache miss)
+//! only when the credit runs out, about once per `capacity` items when the workers keep up.
+//!
+//! Lock order: front before back. A worker drops the back lock before it takes the front one.
 //! Before parking, an idle worker spins briefly on an atomic activity counter (bumped when a
 //! batch is sealed), and senders only signal the condvar when a worker is actually parked.
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::task::{Wake, Waker};
 use std::thread::JoinHandle;
@@ -80,16 +92,24 @@ impl<T, S: Sink<T>> DynSink<T> for S {
 
 /// What the batcher's threads share.
 struct Shared<T> {
-    state: StateLock<T>,
+    /// The producers' half: the batch being filled.
+    front: Padded<Mutex<Front<T>>>,
+    /// The workers' half: sealed batches and the flush bookkeeping.
+    back: Padded<Mutex<Back<T>>>,
+    /// What spinning or deciding workers read without a lock.
+    signals: Signals,
+    /// Items handed to a worker since the start; written under the back lock only, read by
+    /// producers whose credit ran out. On a line of its own: the workers write it once per
+    /// batch, and the producers should not lose their lines to that.
+    taken: Padded<AtomicU64>,
+    /// Sends that found the buffer full (the `buffer_full` metric); counted outside either lock.
+    buffer_full: AtomicU64,
     /// Workers wait here for a sealed batch, a first item (to start its linger timer), or close.
     work: Condvar,
     /// Senders wait here for room in the buffer.
     room: Condvar,
     /// `close` waits here for the queue to drain and every flush to finish.
     idle: Condvar,
-    /// Bumped (under the lock) when a batch is sealed, the batcher closes or the clock jumps.
-    /// Spinning workers watch it without taking the lock.
-    activity: ActivityCounter,
     max_batch_size: usize,
     linger: Duration,
     capacity: usize,
@@ -101,23 +121,66 @@ struct Shared<T> {
     failed: Mutex<Vec<FlushFailure<T>>>,
 }
 
-/// A counter on a cache line of its own, so that spinning workers reading it do not slow down
-/// the lock that senders take.
+/// A value starting a cache line (pair) of its own, so that the threads writing it do not slow
+/// down those working on its neighbours.
 #[repr(align(128))]
-struct ActivityCounter(AtomicU64);
+struct Padded<V>(V);
 
-impl ActivityCounter {
-    /// Records new activity; called with the state lock held, so a plain store suffices.
+impl<V> std::ops::Deref for Padded<V> {
+    type Target = V;
+
+    fn deref(&self) -> &V {
+        &self.0
+    }
+}
+
+/// The atomics the workers watch, on one cache line: a producer touches it twice per batch (at
+/// its first item and when sealing it), never per item.
+#[repr(align(128))]
+struct Signals {
+    /// Bumped (under the back lock) when a batch is sealed, the batcher closes or the clock
+    /// jumps. Spinning workers watch it without taking a lock.
+    activity: AtomicU64,
+    /// The current batch's first send time in nanoseconds plus one, or 0 while it is empty.
+    /// Stored under the front lock (set at the first item, cleared at sealing with the back
+    /// lock held too), so a worker holding the back lock never sees a batch that is already
+    /// sealed.
+    pending: AtomicU64,
+    /// Workers parked with no batch to time (see [`Back::parked`]): a producer that starts a
+    /// batch wakes one. Its updates and `pending`'s form a store-then-load handshake, both
+    /// sides `SeqCst`, so either the producer sees the parked worker or the worker sees the
+    /// batch.
+    idle_parked: AtomicUsize,
+}
+
+impl Signals {
+    /// Records new activity; called with the back lock held, so a plain store suffices.
     #[inline]
     fn bump(&self) {
-        let next = self.0.load(Ordering::Relaxed).wrapping_add(1);
-        self.0.store(next, Ordering::Release);
+        let next = self.activity.load(Ordering::Relaxed).wrapping_add(1);
+        self.activity.store(next, Ordering::Release);
     }
 
     #[inline]
-    fn get(&self) -> u64 {
-        self.0.load(Ordering::Acquire)
+    fn activity(&self) -> u64 {
+        self.activity.load(Ordering::Acquire)
     }
+}
+
+/// The producers' half of the state.
+struct Front<T> {
+    /// The batch that sends push onto.
+    current: Vec<T>,
+    /// Items this half may still accept before it must look at [`Shared::taken`] again: the
+    /// room the buffer had when it last looked, less what was accepted since. Never more than
+    /// the real room, since `taken` only grows.
+    credit: usize,
+    closed: bool,
+    /// When `current`'s first item was sent; meaningless while it is empty.
+    current_first_sent: Duration,
+    /// Items accepted since the start.
+    accepted: u64,
+    next_seq: u64,
 }
 
 /// A batch that accepts no more items, waiting for a worker.
@@ -128,72 +191,34 @@ struct Sealed<T> {
     first_sent: Duration,
 }
 
-/// The state, laid out so that what every send touches (the lock, `current`, `buffered`,
-/// `closed`, `parked_idle`) shares one cache line, and the workers' bookkeeping (the ready
-/// queue, the counters) lives on others.
-#[repr(C)]
-struct State<T> {
-    /// The batch that sends push onto.
-    current: Vec<T>,
-    /// Items in `current` and `ready`: those not yet handed to a worker.
-    buffered: usize,
-    /// Of `parked`, those that saw no current batch: only they need a wake-up on a first item.
-    parked_idle: usize,
-    /// Workers blocked on `work`, whether timing a linger or waiting for a first item.
-    parked: usize,
-    closed: bool,
-    /// When `current`'s first item was sent; meaningless while it is empty.
-    current_first_sent: Duration,
+/// The workers' half of the state.
+struct Back<T> {
     /// Sealed batches, in sequence order.
     ready: VecDeque<Sealed<T>>,
     /// Batches being flushed right now.
     in_flight: usize,
-    next_seq: u64,
+    /// Workers blocked on `work`, whether timing a linger or waiting for a first item.
+    parked: usize,
+    /// Set by `close` after it sealed the remainder: the front takes no more items, so once
+    /// `ready` is empty there is nothing left to flush.
+    closed: bool,
     counters: Counters,
     /// An empty `Vec` reserved at `max_batch_size` for the next batch, allocated by a worker
-    /// outside the lock so that sealing a batch does not allocate under it.
+    /// outside the locks so that sealing a batch does not allocate.
     spare: Option<Vec<T>>,
 }
 
-/// The state's lock, starting a cache line of its own (see [`State`]).
-#[repr(align(128))]
-struct StateLock<T>(Mutex<State<T>>);
-
-impl<T> std::ops::Deref for StateLock<T> {
-    type Target = Mutex<State<T>>;
-
-    fn deref(&self) -> &Mutex<State<T>> {
-        &self.0
+impl<T> Back<T> {
+    fn is_drained(&self) -> bool {
+        self.ready.is_empty() && self.in_flight == 0
     }
 }
 
-impl<T> State<T> {
-    /// Moves the current batch, if any, onto the ready queue.
-    fn seal(&mut self, max_batch_size: usize) {
-        if self.current.is_empty() {
-            return;
-        }
-        // A closed batcher takes no more items, so its next batch needs no room.
-        let next = if self.closed {
-            Vec::new()
-        } else {
-            self.spare
-                .take()
-                .unwrap_or_else(|| Vec::with_capacity(max_batch_size))
-        };
-        let items = std::mem::replace(&mut self.current, next);
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        self.ready.push_back(Sealed {
-            items,
-            seq,
-            first_sent: self.current_first_sent,
-        });
-    }
-
-    fn is_drained(&self) -> bool {
-        self.current.is_empty() && self.ready.is_empty() && self.in_flight == 0
-    }
+/// A send time as [`Signals::pending`] stores it.
+fn pending_of(first_sent: Duration) -> u64 {
+    u64::try_from(first_sent.as_nanos())
+        .unwrap_or(u64::MAX - 1)
+        .saturating_add(1)
 }
 
 impl<T: Send + 'static> Default for BatcherBuilder<T> {
@@ -275,23 +300,32 @@ impl<T: Send + 'static> BatcherBuilder<T> {
             self.max_batch_size
         );
         let shared = Arc::new(Shared {
-            state: StateLock(Mutex::new(State {
+            front: Padded(Mutex::new(Front {
                 current: Vec::with_capacity(self.max_batch_size),
+                credit: capacity,
+                closed: false,
                 current_first_sent: Duration::ZERO,
-                ready: VecDeque::new(),
-                buffered: 0,
-                in_flight: 0,
+                accepted: 0,
                 next_seq: 0,
+            })),
+            back: Padded(Mutex::new(Back {
+                ready: VecDeque::new(),
+                in_flight: 0,
+                parked: 0,
                 closed: false,
                 counters: Counters::default(),
                 spare: None,
-                parked: 0,
-                parked_idle: 0,
             })),
+            signals: Signals {
+                activity: AtomicU64::new(0),
+                pending: AtomicU64::new(0),
+                idle_parked: AtomicUsize::new(0),
+            },
+            taken: Padded(AtomicU64::new(0)),
+            buffer_full: AtomicU64::new(0),
             work: Condvar::new(),
             room: Condvar::new(),
             idle: Condvar::new(),
-            activity: ActivityCounter(AtomicU64::new(0)),
             max_batch_size: self.max_batch_size,
             linger: self.linger,
             capacity,
@@ -334,76 +368,207 @@ impl<T: Send + 'static> Wake for ClockWaker<T> {
 
     fn wake_by_ref(self: &Arc<Self>) {
         if let Some(shared) = self.shared.upgrade() {
-            // Taking the lock orders this wake-up after any waiter that read the old time
-            // under the lock has started waiting, so no wake-up is lost.
-            let state = shared.state.lock();
-            shared.activity.bump();
-            drop(state);
+            // Workers and waiting senders both read the time under the back lock before they
+            // wait: taking it orders this wake-up after they have started waiting, so no
+            // wake-up is lost.
+            let back = shared.back.lock();
+            shared.signals.bump();
+            drop(back);
             shared.work.notify_all();
             shared.room.notify_all();
         }
     }
 }
 
-impl<T: Send + 'static> Shared<T> {
-    /// Pushes an item; the caller has checked that the batcher is open and has room.
-    #[inline]
-    fn push_locked(&self, state: &mut State<T>, item: T) {
-        debug_assert!(!state.closed && state.buffered < self.capacity);
-        let was_empty = state.current.is_empty();
-        if was_empty {
-            let now = self.clock.now();
-            state.current_first_sent = now;
-            state.counters.first_send.get_or_insert(now);
+/// What needs no `T: Send` bound, for [`close_impl`] (which `Drop` calls).
+impl<T> Shared<T> {
+    /// Moves the current batch, if any, onto the ready queue and wakes a parked worker; the
+    /// caller holds the front lock, this takes the back lock.
+    fn seal(&self, front: &mut Front<T>) {
+        if front.current.is_empty() {
+            return;
         }
-        state.current.push(item);
-        state.buffered += 1;
-        if state.current.len() >= self.max_batch_size {
-            state.seal(self.max_batch_size);
-            self.wake_for_sealed(state);
+        let mut back = self.back.lock();
+        let spare = self.seal_locked(front, &mut back);
+        let wake = back.parked > 0;
+        drop(back);
+        if wake {
+            self.work.notify_one();
+        }
+        // A closed batcher takes no more items, so its next batch needs no room; otherwise the
+        // worker's spare is the usual case, and allocating here (without the back lock) the
+        // fallback.
+        front.current = if front.closed {
+            Vec::new()
+        } else {
+            spare.unwrap_or_else(|| Vec::with_capacity(self.max_batch_size))
+        };
+    }
+
+    /// The part of [`Shared::seal`] under both locks: queues the current batch and returns the
+    /// spare `Vec` for the next one, if a worker left one. Leaves `front.current` empty.
+    fn seal_locked(&self, front: &mut Front<T>, back: &mut Back<T>) -> Option<Vec<T>> {
+        let items = std::mem::take(&mut front.current);
+        let seq = front.next_seq;
+        front.next_seq += 1;
+        back.ready.push_back(Sealed {
+            items,
+            seq,
+            first_sent: front.current_first_sent,
+        });
+        self.signals.pending.store(0, Ordering::Release);
+        self.signals.bump();
+        back.spare.take()
+    }
+
+    /// The metrics, read under the back lock.
+    fn metrics_locked(&self, back: &Back<T>) -> Metrics {
+        back.counters
+            .snapshot(self.buffer_full.load(Ordering::Acquire))
+    }
+}
+
+impl<T: Send + 'static> Shared<T> {
+    /// Pushes an item; the caller holds the front lock and has checked that the batcher is
+    /// open and that there is credit.
+    #[inline]
+    fn push(&self, front: &mut Front<T>, item: T) {
+        debug_assert!(!front.closed && front.credit > 0);
+        front.credit -= 1;
+        front.accepted += 1;
+        let was_empty = front.current.is_empty();
+        if was_empty {
+            front.current_first_sent = self.clock.now();
+        }
+        front.current.push(item);
+        if front.current.len() >= self.max_batch_size {
+            self.seal(front);
         } else if was_empty {
-            // A worker must start this batch's linger timer. Only a worker parked with no batch
-            // to time needs waking for that: one timing a linger is timing an older batch,
-            // whose sealing wakes it; a busy worker looks at the current batch when its flush
-            // is done; and a spinning worker looks at it within the linger (see `run_worker`).
-            if state.parked_idle > 0 {
-                self.work.notify_one();
-            }
+            self.announce_first_item(front.current_first_sent);
         }
     }
 
-    /// Tells the workers that a batch was sealed; the caller holds the lock.
-    #[inline]
-    fn wake_for_sealed(&self, state: &State<T>) {
-        self.activity.bump();
-        if state.parked > 0 {
+    /// Tells the workers that a batch has started, so that one times its linger.
+    ///
+    /// Only a worker parked with no batch to time needs waking for that: one timing a linger is
+    /// timing an older batch, whose sealing wakes it; a busy worker looks at `pending` when its
+    /// flush is done; and a spinning worker looks at it within the linger (see `run_worker`).
+    #[cold]
+    fn announce_first_item(&self, first_sent: Duration) {
+        self.signals
+            .pending
+            .store(pending_of(first_sent), Ordering::SeqCst);
+        if self.signals.idle_parked.load(Ordering::SeqCst) > 0 {
+            // The worker counted itself under the back lock and holds it until it waits, so
+            // once this thread has the lock the worker is waiting and the signal reaches it.
+            drop(self.back.lock());
             self.work.notify_one();
+        }
+    }
+
+    /// Recomputes the front's credit from the items handed to workers so far; returns the
+    /// count it read, for a sender that must wait for it to move.
+    fn refresh_credit(&self, front: &mut Front<T>) -> u64 {
+        let taken = self.taken.load(Ordering::Acquire);
+        let buffered = front.accepted.saturating_sub(taken);
+        front.credit = self
+            .capacity
+            .saturating_sub(usize::try_from(buffered).unwrap_or(usize::MAX));
+        taken
+    }
+
+    /// The rest of `send` when the buffer was full: waits for room, the deadline or close.
+    #[cold]
+    fn send_when_room(
+        &self,
+        front: MutexGuard<'_, Front<T>>,
+        item: T,
+        timeout: Duration,
+        taken_seen: u64,
+    ) -> Result<(), SendError<T>> {
+        let deadline = self.clock.now().saturating_add(timeout);
+        // Counted after reading the deadline: a test that waits for this count and then moves
+        // the clock past the deadline relies on it.
+        self.buffer_full.fetch_add(1, Ordering::Release);
+        drop(front);
+        let mut taken_seen = taken_seen;
+        loop {
+            {
+                let mut back = self.back.lock();
+                loop {
+                    if back.closed {
+                        return Err(SendError::Closed(item));
+                    }
+                    // Room only appears when a worker takes a batch, which moves `taken` under
+                    // this lock and then signals `room`: checking it here loses no wake-up.
+                    if self.taken.load(Ordering::Acquire) != taken_seen {
+                        break;
+                    }
+                    let now = self.clock.now();
+                    if now >= deadline {
+                        return Err(SendError::Timeout(item));
+                    }
+                    match self.clock.max_block(deadline - now) {
+                        Some(block) => {
+                            self.room.wait_for(&mut back, block);
+                        }
+                        None => self.room.wait(&mut back),
+                    }
+                }
+            }
+            let mut front = self.front.lock();
+            if front.closed {
+                return Err(SendError::Closed(item));
+            }
+            if front.credit == 0 {
+                taken_seen = self.refresh_credit(&mut front);
+            }
+            if front.credit > 0 {
+                self.push(&mut front, item);
+                return Ok(());
+            }
+            // Other senders took the room; wait for more.
+        }
+    }
+
+    /// Seals the current batch if its linger has run out; called by a worker without locks.
+    fn seal_if_lingered(&self) {
+        let mut front = self.front.lock();
+        if !front.current.is_empty()
+            && self.clock.now() >= front.current_first_sent.saturating_add(self.linger)
+        {
+            self.seal(&mut front);
         }
     }
 
     /// What each worker thread runs until the batcher is closed and drained.
     fn run_worker(&self) {
-        let mut state = self.state.lock();
+        let mut back = self.back.lock();
         // Whether the worker has already spun since it last found something to do.
         let mut spun = false;
         loop {
-            if let Some(batch) = state.ready.pop_front() {
-                state = self.flush_batch(state, batch);
+            if let Some(batch) = back.ready.pop_front() {
+                back = self.flush_batch(back, batch);
                 spun = false;
                 continue;
             }
-            let idle = state.current.is_empty();
+            if back.closed {
+                // `close` sealed the remainder before setting `closed`, and the front takes no
+                // more items.
+                return;
+            }
+            let pending = self.signals.pending.load(Ordering::Acquire);
+            let idle = pending == 0;
             // How long to block for: `None` until woken.
             let block = if idle {
-                if state.closed {
-                    return;
-                }
                 None
             } else {
+                let first_sent = Duration::from_nanos(pending - 1);
+                let deadline = first_sent.saturating_add(self.linger);
                 let now = self.clock.now();
-                let deadline = state.current_first_sent.saturating_add(self.linger);
-                if state.closed || now >= deadline {
-                    state.seal(self.max_batch_size);
+                if now >= deadline {
+                    // Lock order: the front lock is taken without the back one.
+                    MutexGuard::unlocked(&mut back, || self.seal_if_lingered());
                     continue;
                 }
                 self.clock.max_block(deadline - now)
@@ -411,64 +576,75 @@ impl<T: Send + 'static> Shared<T> {
             if !spun {
                 // Watch for work for a moment before parking: the next batch is often only
                 // microseconds away, and a wake-up from the condvar costs far more.
-                let seen = self.activity.get();
+                let seen = self.signals.activity();
                 // An idle spinner is not told about a first item (that would cost the sender a
                 // cache miss per batch), so it spins no longer than a linger: it then sees
                 // any batch started meanwhile before that batch's linger has run out.
                 let budget = block.unwrap_or(self.linger).min(SPIN_BUDGET);
                 let active =
-                    MutexGuard::unlocked(&mut state, || self.spin_for_activity(seen, budget));
+                    MutexGuard::unlocked(&mut back, || self.spin_for_activity(seen, budget));
                 spun = !active;
                 continue;
             }
-            state.parked += 1;
             if idle {
-                state.parked_idle += 1;
+                // The handshake with `announce_first_item`: count this worker, then look
+                // again, so that a batch started meanwhile is either seen here or wakes it.
+                self.signals.idle_parked.fetch_add(1, Ordering::SeqCst);
+                if self.signals.pending.load(Ordering::SeqCst) != 0 {
+                    self.signals.idle_parked.fetch_sub(1, Ordering::SeqCst);
+                    continue;
+                }
             }
+            back.parked += 1;
             match block {
                 Some(timeout) => {
-                    self.work.wait_for(&mut state, timeout);
+                    self.work.wait_for(&mut back, timeout);
                 }
-                None => self.work.wait(&mut state),
+                None => self.work.wait(&mut back),
             }
-            state.parked -= 1;
+            back.parked -= 1;
             if idle {
-                state.parked_idle -= 1;
+                self.signals.idle_parked.fetch_sub(1, Ordering::SeqCst);
             }
             spun = false;
         }
     }
 
     /// Spins (yielding now and then) until `activity` moves on from `seen` or `budget` of real
-    /// time has passed; whether it moved. Called without the lock.
+    /// time has passed; whether it moved. Called without a lock.
     fn spin_for_activity(&self, seen: u64, budget: Duration) -> bool {
         let start = Instant::now();
         loop {
             for _ in 0..SPINS_PER_YIELD {
-                if self.activity.get() != seen {
+                if self.signals.activity() != seen {
                     return true;
                 }
                 std::hint::spin_loop();
             }
             if start.elapsed() >= budget {
-                return self.activity.get() != seen;
+                return self.signals.activity() != seen;
             }
             std::thread::yield_now();
         }
     }
 
-    /// Flushes one sealed batch with the lock released; returns the lock.
+    /// Flushes one sealed batch with the back lock released; returns the lock.
     fn flush_batch<'a>(
         &'a self,
-        mut state: MutexGuard<'a, State<T>>,
+        mut back: MutexGuard<'a, Back<T>>,
         batch: Sealed<T>,
-    ) -> MutexGuard<'a, State<T>> {
+    ) -> MutexGuard<'a, Back<T>> {
         let batch_len = batch.items.len();
-        state.buffered -= batch_len;
-        state.in_flight += 1;
+        // Only written under this lock, so a load and a store suffice.
+        let taken = self.taken.load(Ordering::Relaxed) + batch_len as u64;
+        self.taken.store(taken, Ordering::Release);
+        back.in_flight += 1;
         let flush_start = self.clock.now();
         let waited = flush_start.saturating_sub(batch.first_sent);
-        let counters = &mut state.counters;
+        let counters = &mut back.counters;
+        // Batches are taken in sequence order, so the first one taken holds the first item
+        // ever sent.
+        counters.first_send.get_or_insert(batch.first_sent);
         counters.batches_started += 1;
         counters.items_started += batch_len as u64;
         counters.queue_time_total += waited;
@@ -477,12 +653,14 @@ impl<T: Send + 'static> Shared<T> {
         // Pass the baton: if more work is waiting, another idle worker takes it (or watches
         // the linger deadline) while this one flushes.
         // (A spinning worker needs no wake-up: it saw whatever is waiting arrive.)
-        if state.parked > 0 && (!state.ready.is_empty() || !state.current.is_empty()) {
+        if back.parked > 0
+            && (!back.ready.is_empty() || self.signals.pending.load(Ordering::Acquire) != 0)
+        {
             self.work.notify_one();
         }
         self.room.notify_all();
-        let needs_spare = state.spare.is_none() && !state.closed;
-        drop(state);
+        let needs_spare = back.spare.is_none() && !back.closed;
+        drop(back);
 
         let seq = batch.seq;
         let outcome = with_batch_seq(seq, || {
@@ -529,11 +707,11 @@ impl<T: Send + 'static> Shared<T> {
         let flush_end = self.clock.now();
         let spare = needs_spare.then(|| Vec::with_capacity(self.max_batch_size));
 
-        let mut state = self.state.lock();
-        if state.spare.is_none() && !state.closed {
-            state.spare = spare;
+        let mut back = self.back.lock();
+        if back.spare.is_none() && !back.closed {
+            back.spare = spare;
         }
-        let counters = &mut state.counters;
+        let counters = &mut back.counters;
         if failed {
             counters.failed_flushes += 1;
         } else {
@@ -542,11 +720,11 @@ impl<T: Send + 'static> Shared<T> {
         counters.items_ok += items_ok as u64;
         counters.items_failed += items_failed as u64;
         counters.last_flush_end = counters.last_flush_end.max(flush_end);
-        state.in_flight -= 1;
-        if state.is_drained() {
+        back.in_flight -= 1;
+        if back.is_drained() {
             self.idle.notify_all();
         }
-        state
+        back
     }
 
     fn deliver_failure(&self, failure: FlushFailure<T>) {
@@ -580,35 +758,18 @@ impl<T: Send + 'static> Batcher<T> {
     /// or becomes closed; either way the item is handed back.
     pub fn send(&self, item: T, timeout: Duration) -> Result<(), SendError<T>> {
         let shared = &*self.shared;
-        let mut state = shared.state.lock();
-        if state.closed {
+        let mut front = shared.front.lock();
+        if front.closed {
             return Err(SendError::Closed(item));
         }
-        if state.buffered < shared.capacity {
-            shared.push_locked(&mut state, item);
-            return Ok(());
-        }
-        state.counters.buffer_full += 1;
-        let deadline = shared.clock.now().saturating_add(timeout);
-        loop {
-            let now = shared.clock.now();
-            if now >= deadline {
-                return Err(SendError::Timeout(item));
-            }
-            match shared.clock.max_block(deadline - now) {
-                Some(block) => {
-                    shared.room.wait_for(&mut state, block);
-                }
-                None => shared.room.wait(&mut state),
-            }
-            if state.closed {
-                return Err(SendError::Closed(item));
-            }
-            if state.buffered < shared.capacity {
-                shared.push_locked(&mut state, item);
-                return Ok(());
+        if front.credit == 0 {
+            let taken_seen = shared.refresh_credit(&mut front);
+            if front.credit == 0 {
+                return shared.send_when_room(front, item, timeout, taken_seen);
             }
         }
+        shared.push(&mut front, item);
+        Ok(())
     }
 
     /// Adds an item if there is room; never waits.
@@ -618,26 +779,26 @@ impl<T: Send + 'static> Batcher<T> {
     /// closed; either way the item is handed back.
     pub fn try_send(&self, item: T) -> Result<(), SendError<T>> {
         let shared = &*self.shared;
-        let mut state = shared.state.lock();
-        if state.closed {
+        let mut front = shared.front.lock();
+        if front.closed {
             return Err(SendError::Closed(item));
         }
-        if state.buffered >= shared.capacity {
-            state.counters.buffer_full += 1;
-            return Err(SendError::Full(item));
+        if front.credit == 0 {
+            shared.refresh_credit(&mut front);
+            if front.credit == 0 {
+                shared.buffer_full.fetch_add(1, Ordering::Release);
+                return Err(SendError::Full(item));
+            }
         }
-        shared.push_locked(&mut state, item);
+        shared.push(&mut front, item);
         Ok(())
     }
 
     /// Seals the current partial batch, if any, and hands it to the workers without waiting for
     /// its flush.
     pub fn flush(&self) {
-        let mut state = self.shared.state.lock();
-        if !state.current.is_empty() {
-            state.seal(self.shared.max_batch_size);
-            self.shared.wake_for_sealed(&state);
-        }
+        let mut front = self.shared.front.lock();
+        self.shared.seal(&mut front);
     }
 
     /// Closes the batcher: later sends fail with [`SendError::Closed`], senders waiting for room
@@ -653,17 +814,18 @@ impl<T: Send + 'static> Batcher<T> {
 
     /// A snapshot of the counters.
     pub fn metrics(&self) -> Metrics {
-        self.shared.state.lock().counters.snapshot()
+        let back = self.shared.back.lock();
+        self.shared.metrics_locked(&back)
     }
 
     /// Percentiles of the queue time of the batches handed to the sink so far: from the send of
     /// each batch's first item to the start of its flush, each batch counted once, within
     /// [`QueueTimePercentiles::MAX_RELATIVE_ERROR`]. Still available after [`close`](Self::close).
     ///
-    /// Takes the batcher's lock and walks a fixed histogram of a few hundred buckets, so call it
+    /// Takes the workers' lock and walks a fixed histogram of a few hundred buckets, so call it
     /// for reporting, not per item.
     pub fn queue_time_percentiles(&self) -> QueueTimePercentiles {
-        self.shared.state.lock().counters.queue_times.percentiles()
+        self.shared.back.lock().counters.queue_times.percentiles()
     }
 
     /// Takes the failed flushes kept so far (oldest first); always empty with an
@@ -674,13 +836,22 @@ impl<T: Send + 'static> Batcher<T> {
 
     /// Whether [`close`](Batcher::close) has been called.
     pub fn is_closed(&self) -> bool {
-        self.shared.state.lock().closed
+        self.shared.front.lock().closed
     }
 
     /// Items sent but not yet handed to a worker; at most the capacity.
     pub fn buffered(&self) -> usize {
-        self.shared.state.lock().buffered
+        buffered(&self.shared)
     }
+}
+
+/// Items accepted but not yet handed to a worker.
+fn buffered<T>(shared: &Shared<T>) -> usize {
+    let front = shared.front.lock();
+    // With the front lock held nothing is accepted meanwhile, and `taken` never passes the
+    // items accepted.
+    let taken = shared.taken.load(Ordering::Acquire);
+    usize::try_from(front.accepted.saturating_sub(taken)).unwrap_or(usize::MAX)
 }
 
 impl<T> Drop for Batcher<T> {
@@ -692,25 +863,29 @@ impl<T> Drop for Batcher<T> {
 /// [`Batcher::close`], without the `T: Send + 'static` bound that `Drop` cannot have.
 fn close_impl<T>(batcher: &Batcher<T>) -> CloseReport {
     let shared = &*batcher.shared;
-    let mut state = shared.state.lock();
     let mut remainder_items = 0;
-    let mut batches_awaited = state.ready.len() + state.in_flight;
-    if !state.closed {
-        state.closed = true;
-        remainder_items = state.current.len();
+    let mut front = shared.front.lock();
+    let mut back = shared.back.lock();
+    let mut batches_awaited = back.ready.len() + back.in_flight;
+    if !front.closed {
+        front.closed = true;
+        remainder_items = front.current.len();
         if remainder_items > 0 {
             batches_awaited += 1;
+            // No spare is needed: a closed batcher takes no more items.
+            drop(shared.seal_locked(&mut front, &mut back));
         }
-        state.seal(shared.max_batch_size);
-        shared.activity.bump();
+        back.closed = true;
+        shared.signals.bump();
         shared.work.notify_all();
         shared.room.notify_all();
     }
-    while !state.is_drained() {
-        shared.idle.wait(&mut state);
+    drop(front);
+    while !back.is_drained() {
+        shared.idle.wait(&mut back);
     }
-    let metrics = state.counters.snapshot();
-    drop(state);
+    let metrics = shared.metrics_locked(&back);
+    drop(back);
     let workers = std::mem::take(&mut *batcher.workers.lock());
     for worker in workers {
         // Sink and handler panics are caught on the worker, so a join error would be a bug in
@@ -727,16 +902,17 @@ fn close_impl<T>(batcher: &Batcher<T>) -> CloseReport {
 impl<T> fmt::Debug for Batcher<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let shared = &*self.shared;
-        let state = shared.state.lock();
+        let buffered = buffered(shared);
+        let back = shared.back.lock();
         f.debug_struct("Batcher")
             .field("max_batch_size", &shared.max_batch_size)
             .field("linger", &shared.linger)
             .field("capacity", &shared.capacity)
             .field("workers", &shared.n_workers)
             .field("clock", &shared.clock)
-            .field("buffered", &state.buffered)
-            .field("in_flight", &state.in_flight)
-            .field("closed", &state.closed)
+            .field("buffered", &buffered)
+            .field("in_flight", &back.in_flight)
+            .field("closed", &back.closed)
             .finish_non_exhaustive()
     }
 }

@@ -31,7 +31,7 @@
 //! # Ordering
 //! - Items are appended to the current batch in the order their sends take effect: one
 //!   thread's items keep the order it sent them in, and items from different threads interleave
-//!   in the order the sends acquired the batcher's lock.
+//!   in the order the sends acquired the producers' lock.
 //! - Batches are formed in that same order and numbered from 0 by [`FlushFailure::batch_seq`]
 //!   (and [`current_batch_seq`] inside the sink): every item of batch `n` was sent before every
 //!   item of batch `n + 1`. Each batch reaches the sink in send order.
@@ -43,14 +43,17 @@
 //! - Failed batches are delivered in the order their flushes fail.
 //!
 //! # Costs
-//! A send takes one short lock and pushes onto a `Vec` reserved for a whole batch: no
+//! A send takes one short lock that only producers share (the workers take it only to seal a
+//! batch whose linger ran out) and pushes onto a `Vec` reserved for a whole batch: no
 //! allocation per item, and the clock is read once per batch (for its first item), not per
-//! item. Sealing a batch moves the `Vec` onto a queue and swaps in the next one, which a
-//! worker allocated outside the lock. A worker with nothing to do spins for a few tens of
-//! microseconds (at most a linger) before it parks, so a batch that fills quickly is handed
-//! over without a wake-up; a parked worker is woken at most twice per batch: at its first
-//! item, to time its linger, and when it is sealed. Metrics are counted per batch under the same lock, so they are always on; the
-//! queue time in [`Metrics`] is therefore per batch: the wait of its oldest item.
+//! item. Sealing a batch moves the `Vec` onto the workers' queue, under the workers' lock, and
+//! swaps in the next one, which a worker allocated outside the locks; the capacity check reads
+//! the workers' progress only when the room it last saw is used up. A worker with nothing to
+//! do spins for a few tens of microseconds (at most a linger) before it parks, so a batch that
+//! fills quickly is handed over without a wake-up; a parked worker is woken at most twice per
+//! batch: at its first item, to time its linger, and when it is sealed. Metrics are counted
+//! per batch under the workers' lock, so they are always on; the queue time in [`Metrics`] is
+//! therefore per batch: the wait of its oldest item.
 //!
 //! # Example
 //! ```

@@ -1,8 +1,8 @@
 //! Counters a batcher keeps about its flushes, and the report `close` returns.
 //!
-//! Everything is counted under the batcher's lock at the moments it is taken anyway (a batch
-//! handed to a worker, a flush finished, a send finding the buffer full), so metrics cost
-//! nothing per item. The queue-time histogram is updated at the same moment as the queue-time
+//! Everything is counted under the workers' lock at the moments it is taken anyway (a batch
+//! handed to a worker, a flush finished), except the sends that find the buffer full, which
+//! count themselves in an atomic beside it; so metrics cost nothing per item. The queue-time histogram is updated at the same moment as the queue-time
 //! mean and maximum (a batch handed to a worker), so it adds a few instructions per batch and
 //! nothing to the send path.
 
@@ -194,7 +194,8 @@ impl Histogram {
     }
 }
 
-/// The raw counters behind [`Metrics`], kept under the batcher's lock.
+/// The raw counters behind [`Metrics`], kept under the batcher's workers' lock (all but the
+/// buffer-full count, which the senders keep).
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Counters {
     pub(crate) batches_started: u64,
@@ -203,9 +204,10 @@ pub(crate) struct Counters {
     pub(crate) items_ok: u64,
     pub(crate) queue_time_total: Duration,
     pub(crate) queue_time_max: Duration,
-    pub(crate) buffer_full: u64,
     pub(crate) failed_flushes: u64,
     pub(crate) items_failed: u64,
+    /// The first send ever: that of the first batch handed to a worker's first item, since
+    /// batches are handed over in sequence order.
     pub(crate) first_send: Option<Duration>,
     pub(crate) last_flush_end: Duration,
     /// Every batch's queue time, for [`QueueTimePercentiles`].
@@ -213,7 +215,8 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
-    pub(crate) fn snapshot(&self) -> Metrics {
+    /// The metrics, with the senders' count of full buffers.
+    pub(crate) fn snapshot(&self, buffer_full: u64) -> Metrics {
         let mean_batch_size = if self.batches_started == 0 {
             0.0
         } else {
@@ -240,7 +243,7 @@ impl Counters {
             queue_time_mean,
             queue_time_max: self.queue_time_max,
             items_per_second,
-            buffer_full: self.buffer_full,
+            buffer_full,
             failed_flushes: self.failed_flushes,
             items_failed: self.items_failed,
         }

@@ -512,10 +512,23 @@ fn run_producers(
     n_per_producer: u32,
     seed: u64,
 ) -> (Vec<SeqBatch<(u32, u32)>>, Metrics) {
+    run_producers_with(workers, n_producers, n_per_producer, seed, 64, 256)
+}
+
+/// [`run_producers`] with a given batch size and capacity; every producer also checks now and
+/// then that the buffer holds no more than the capacity.
+fn run_producers_with(
+    workers: usize,
+    n_producers: u32,
+    n_per_producer: u32,
+    seed: u64,
+    max_batch_size: usize,
+    capacity: usize,
+) -> (Vec<SeqBatch<(u32, u32)>>, Metrics) {
     let sink = Recorder::new();
     let batcher = Batcher::builder()
-        .max_batch_size(64)
-        .capacity(256)
+        .max_batch_size(max_batch_size)
+        .capacity(capacity)
         .linger(ms(1))
         .workers(workers)
         .build(Arc::clone(&sink));
@@ -542,6 +555,13 @@ fn run_producers(
                                 Err(other) => panic!("unexpected {other}"),
                             }
                         },
+                    }
+                    if i % 97 == 0 {
+                        let buffered = batcher.buffered();
+                        assert!(
+                            buffered <= capacity,
+                            "{buffered} buffered, capacity {capacity}"
+                        );
                     }
                 }
             });
@@ -835,4 +855,153 @@ fn equal_queue_times_give_exact_percentiles_and_a_slow_tail_shows_in_p99_only() 
         "{percentiles:?}"
     );
     assert_eq!(percentiles.max, ms(250));
+}
+
+#[test]
+fn a_buffer_no_larger_than_a_batch_loses_nothing_under_many_producers() {
+    // Capacity equal to the batch size: the buffer is full most of the time, so senders keep
+    // waiting for room and retrying while workers take batches.
+    let (batches, metrics) = run_producers_with(2, 4, 5_000, 0xf011, 4, 4);
+    check_exactly_once_in_send_order(&batches, 4, 5_000);
+    assert_eq!(metrics.items_flushed, 20_000);
+    assert!(
+        metrics.buffer_full > 0,
+        "the buffer was never full: {metrics:?}"
+    );
+}
+
+#[test]
+fn a_batch_started_while_the_worker_goes_to_sleep_is_still_flushed_by_linger() {
+    // After each flush the idle worker spins, then parks; a first item sent at any moment of
+    // that must still get its linger timed (with the system clock nothing else wakes the
+    // worker). A seeded busy wait of 0 to 120 µs before each send varies the moment.
+    let sink = Recorder::new();
+    let batcher = Batcher::builder()
+        .max_batch_size(1000)
+        .linger(Duration::from_micros(200))
+        .clock(SystemClock)
+        .build(Arc::clone(&sink));
+    let mut rng = StdRng::seed_from_u64(0x1d1e);
+    for item in 0..300u32 {
+        let wait = Duration::from_micros(rng.random_range(0..120));
+        let start = Instant::now();
+        while start.elapsed() < wait {
+            std::hint::spin_loop();
+        }
+        batcher.try_send(item).unwrap();
+        assert_eq!(
+            sink.wait_for_batches(item as usize + 1)[item as usize],
+            vec![item]
+        );
+    }
+    assert_eq!(batcher.close().metrics.items_flushed, 300);
+}
+
+#[test]
+fn closing_while_producers_send_flushes_every_accepted_item_and_hands_back_the_rest() {
+    let sink = Recorder::new();
+    let batcher = Batcher::builder()
+        .max_batch_size(8)
+        .capacity(16)
+        .linger(ms(1))
+        .workers(2)
+        .build(Arc::clone(&sink));
+    let n_producers = 4u32;
+    let accepted: Vec<u32> = thread::scope(|scope| {
+        let producers: Vec<_> = (0..n_producers)
+            .map(|producer| {
+                let batcher = &batcher;
+                scope.spawn(move || {
+                    let mut rng = StdRng::seed_from_u64(0xc105e ^ u64::from(producer));
+                    let mut i = 0;
+                    loop {
+                        let item = (producer, i);
+                        let refused = if rng.random_bool(0.5) {
+                            batcher.send(item, Duration::from_secs(60)).err()
+                        } else {
+                            match batcher.try_send(item) {
+                                Err(SendError::Full(_)) => continue,
+                                other => other.err(),
+                            }
+                        };
+                        match refused {
+                            None => i += 1,
+                            // The refused item comes back whole, and only because of close.
+                            Some(SendError::Closed(back)) => {
+                                assert_eq!(back, item);
+                                return i;
+                            }
+                            Some(other) => panic!("unexpected {other}"),
+                        }
+                    }
+                })
+            })
+            .collect();
+        // Close while every producer is still sending (none stops on its own).
+        sink.wait_for_batches(50);
+        let report = batcher.close();
+        let accepted: Vec<u32> = producers
+            .into_iter()
+            .map(|producer| producer.join().unwrap())
+            .collect();
+        assert_eq!(
+            report.metrics.items_flushed,
+            accepted.iter().map(|&n| u64::from(n)).sum::<u64>()
+        );
+        accepted
+    });
+    let batches = sink.batches_with_seq();
+    let mut flushed = vec![Vec::new(); n_producers as usize];
+    let mut by_seq: Vec<_> = batches.iter().collect();
+    by_seq.sort_by_key(|(seq, _)| *seq);
+    for (_, batch) in by_seq {
+        for &(producer, i) in batch {
+            flushed[producer as usize].push(i);
+        }
+    }
+    for (producer, items) in flushed.iter().enumerate() {
+        // Exactly the accepted items, once each, in send order.
+        assert_eq!(*items, (0..accepted[producer]).collect::<Vec<_>>());
+    }
+}
+
+#[test]
+fn linger_seals_racing_with_sends_lose_nothing() {
+    // The worker seals lingering batches (taking the producers' lock) while producers push:
+    // the clock jumps past the linger again and again while they send.
+    let clock = MockClock::default();
+    let sink = Recorder::new();
+    let batcher = Batcher::builder()
+        .max_batch_size(64)
+        .capacity(256)
+        .linger(ms(1))
+        .workers(2)
+        .clock(clock.clone())
+        .build(Arc::clone(&sink));
+    let (n_producers, n_per_producer) = (3u32, 10_000u32);
+    let running = std::sync::atomic::AtomicU32::new(n_producers);
+    thread::scope(|scope| {
+        for producer in 0..n_producers {
+            let (batcher, running) = (&batcher, &running);
+            scope.spawn(move || {
+                for i in 0..n_per_producer {
+                    // A day on the mock clock: the test's own advances never run it out.
+                    batcher
+                        .send((producer, i), Duration::from_secs(86_400))
+                        .unwrap();
+                }
+                running.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            });
+        }
+        while running.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            clock.advance(ms(1));
+            thread::yield_now();
+        }
+    });
+    let metrics = batcher.close().metrics;
+    check_exactly_once_in_send_order(&sink.batches_with_seq(), n_producers, n_per_producer);
+    assert_eq!(
+        metrics.items_flushed,
+        u64::from(n_producers * n_per_producer)
+    );
 }
