@@ -4,6 +4,9 @@
 //! Every implementation is bounded by entry count and sits behind [`ReplayCache`]. Runs are
 //! reproducible: hashers that affect eviction are seeded with [`SEED`], and moka's deferred
 //! maintenance is run after every insert so it never holds more than its capacity.
+//!
+//! [`warmup`] measures a restart instead: the hit ratio of our cache over the first requests
+//! after it, cold against warmed from a snapshot of the cache that ran before.
 
 use std::fmt;
 use std::num::NonZeroUsize;
@@ -181,6 +184,111 @@ pub fn replay_matrix(
                 .expect("every job ran: a panicking job propagates out of the scope"),
         })
         .collect()
+}
+
+/// Hit ratios while our cache starts over after a restart, measured on a trace cut in two:
+/// a source cache replays the first part, then four caches replay the second part:
+/// - `cold`: a new, empty cache;
+/// - `warm`: a new cache filled with [`cache::Cache::warm`] from the source's
+///   [`cache::Cache::snapshot`] (hottest first, straight into the main space);
+/// - `refill`: a new cache given the same snapshot through plain `insert`s, coldest first so
+///   that the hottest entries are the most recent, as a client without a warm-up API would;
+/// - `continued`: the source cache itself, as if there had been no restart (the ceiling).
+///
+/// Each is measured over the first `n` requests of the second part, for every `n` asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WarmupResult {
+    /// The capacity of every cache, in entries.
+    pub capacity: u64,
+    /// Requests the source replayed before the restart.
+    pub split: usize,
+    /// Entries in the source's snapshot (at most `capacity`).
+    pub snapshot_len: usize,
+    /// One row per measured prefix of the second part, shortest first.
+    pub rows: Vec<WarmupRow>,
+}
+
+/// The four caches' counts over the first `requests` requests after the restart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WarmupRow {
+    /// Requests measured (the prefix length, at most what the second part holds).
+    pub requests: u64,
+    /// A new, empty cache.
+    pub cold: ReplayStats,
+    /// A new cache warmed from the snapshot.
+    pub warm: ReplayStats,
+    /// A new cache given the snapshot through `insert`s, coldest first.
+    pub refill: ReplayStats,
+    /// The source cache, not restarted.
+    pub continued: ReplayStats,
+}
+
+/// Replays `keys` through `cache` and returns the counts over each prefix in `prefixes`
+/// (ascending lengths, each at most `keys.len()`), in one pass.
+pub fn replay_prefixes<C: ReplayCache + ?Sized>(
+    cache: &mut C,
+    keys: &[u64],
+    prefixes: &[usize],
+) -> Vec<ReplayStats> {
+    let mut out = Vec::with_capacity(prefixes.len());
+    let mut done = 0;
+    let mut total = ReplayStats::default();
+    for &end in prefixes {
+        let part = replay(cache, &keys[done..end]);
+        total.requests += part.requests;
+        total.hits += part.hits;
+        done = end;
+        out.push(total);
+    }
+    out
+}
+
+/// Runs the restart experiment of [`WarmupResult`] for one capacity: the first `split` keys
+/// (at most all of them) go through the source, and each cache is measured over the first
+/// `first` requests of the rest, for every value given (clamped to the rest's length, sorted,
+/// repeats dropped). Deterministic: every cache has the fixed-seed hasher of the replay.
+pub fn warmup(keys: &[u64], split: usize, capacity: u64, first: &[u64]) -> WarmupResult {
+    let split = split.min(keys.len());
+    let (before, after) = keys.split_at(split);
+    let mut prefixes: Vec<usize> = first
+        .iter()
+        .map(|&n| usize::try_from(n).unwrap_or(usize::MAX).min(after.len()))
+        .collect();
+    prefixes.sort_unstable();
+    prefixes.dedup();
+
+    let mut source = Ours::new(capacity);
+    replay(&mut source, before);
+    let snapshot = source.inner().snapshot();
+
+    let cold = replay_prefixes(&mut Ours::new(capacity), after, &prefixes);
+    let mut warmed = Ours::new(capacity);
+    warmed.inner().warm(snapshot.iter().copied());
+    let warm = replay_prefixes(&mut warmed, after, &prefixes);
+    let mut refilled = Ours::new(capacity);
+    for &(key, ()) in snapshot.iter().rev() {
+        refilled.insert(key);
+    }
+    let refill = replay_prefixes(&mut refilled, after, &prefixes);
+    let continued = replay_prefixes(&mut source, after, &prefixes);
+
+    let rows = prefixes
+        .iter()
+        .enumerate()
+        .map(|(idx, &requests)| WarmupRow {
+            requests: requests as u64,
+            cold: cold[idx],
+            warm: warm[idx],
+            refill: refill[idx],
+            continued: continued[idx],
+        })
+        .collect();
+    WarmupResult {
+        capacity,
+        split,
+        snapshot_len: snapshot.len(),
+        rows,
+    }
 }
 
 /// `cache::Cache<u64, ()>` with a fixed-seed foldhash and the default shard count.
@@ -393,6 +501,62 @@ mod tests {
         replay(&mut moka, &(0..1000).collect::<Vec<u64>>());
         moka.0.run_pending_tasks();
         assert!(moka.0.entry_count() <= 10, "{}", moka.0.entry_count());
+    }
+
+    #[test]
+    fn prefixes_count_cumulatively() {
+        // Capacity 2 LRU over 1 2 1 3 2 3 1: hits at positions 3 and 6 (1-based).
+        let stats = replay_prefixes(&mut Lru::new(2), &[1, 2, 1, 3, 2, 3, 1], &[0, 3, 7]);
+        let hits: Vec<u64> = stats.iter().map(|s| s.hits).collect();
+        let requests: Vec<u64> = stats.iter().map(|s| s.requests).collect();
+        assert_eq!(hits, [0, 1, 2]);
+        assert_eq!(requests, [0, 3, 7]);
+    }
+
+    #[test]
+    fn a_warmed_cache_starts_where_the_source_stopped() {
+        // A working set of 50 keys that fits: the source holds all of it after the first
+        // part, so the warmed and continued caches hit everything after the restart, the cold
+        // one misses each key once, and the refilled one keeps every key as well.
+        let keys: Vec<u64> = (0..40).flat_map(|_| 0..50).collect();
+        let result = warmup(&keys, 1000, 100, &[50, 500, 5000]);
+        assert_eq!((result.split, result.snapshot_len), (1000, 50));
+        let requests: Vec<u64> = result.rows.iter().map(|row| row.requests).collect();
+        assert_eq!(requests, [50, 500, 1000], "clamped to the second part");
+        let first = result.rows[0];
+        assert_eq!(first.cold.hits, 0);
+        assert_eq!(first.warm.hits, 50);
+        assert_eq!(first.refill.hits, 50);
+        assert_eq!(first.continued.hits, 50);
+        assert_eq!(result.rows[2].cold.hits, 950);
+        // Deterministic.
+        assert_eq!(warmup(&keys, 1000, 100, &[50, 500, 5000]), result);
+    }
+
+    #[test]
+    fn warming_beats_a_cold_start_on_a_skewed_stream() {
+        // 20,000 keys over 2,000 distinct ones, skewed towards low keys, capacity 200: the
+        // snapshot carries the hot keys over, so the warmed cache's first 1,000 requests hit
+        // more often than the cold cache's.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let keys: Vec<u64> = (0..20_000)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let uniform = (state >> 11) as f64 / (1u64 << 53) as f64;
+                (uniform.powi(4) * 2000.0) as u64
+            })
+            .collect();
+        let result = warmup(&keys, 10_000, 200, &[1000]);
+        let row = result.rows[0];
+        assert!(
+            row.warm.hits > row.cold.hits + 50,
+            "warm {:?} against cold {:?}",
+            row.warm,
+            row.cold
+        );
+        assert!(row.continued.hits >= row.cold.hits, "{row:?}");
     }
 
     #[test]

@@ -168,3 +168,58 @@ fn bad_flags_exit_2() {
     fails(&run(&["--trace", &trace, "--capacity", "ten"]));
     fails(&run(&["--trace", &trace, "--format", "csv"]));
 }
+
+#[test]
+fn warmup_reports_every_capacity_and_prefix() {
+    let dir = traces("warmup");
+    let trace = path(&dir, "small.trace.gz");
+    let output = run(&[
+        "--trace",
+        &trace,
+        "--capacity",
+        "50,100",
+        "--warmup",
+        "--split",
+        "0.5",
+        "--first",
+        "100,10000",
+        "--json",
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    let rows: Vec<serde_json::Map<String, serde_json::Value>> =
+        serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(rows.len(), 4, "two capacities, two prefixes");
+    let fields = [
+        "capacity",
+        "split",
+        "snapshot_len",
+        "requests",
+        "cold",
+        "warm",
+        "refill",
+        "continued",
+    ];
+    for row in &rows {
+        let mut keys: Vec<&str> = row.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        let mut expected = fields.to_vec();
+        expected.sort_unstable();
+        assert_eq!(keys, expected);
+        assert_eq!(row["split"], 1500);
+    }
+    // The second prefix is capped at the 1,500 requests left after the split.
+    assert_eq!(rows[1]["requests"], 1500);
+    let table = run(&["--trace", &trace, "--capacity", "50", "--warmup"]);
+    assert!(table.status.success(), "{table:?}");
+    let text = String::from_utf8(table.stdout).unwrap();
+    assert!(text.starts_with("trace "), "{text}");
+    assert_eq!(
+        text.lines()
+            .filter(|line| line.starts_with("trace"))
+            .count(),
+        1
+    );
+    assert!(text.contains("small.trace.gz"), "{text}");
+    let bad = run(&["--trace", &trace, "--warmup", "--split", "1.5"]);
+    assert!(fails(&bad).contains("--split"));
+}

@@ -8,13 +8,18 @@
 //!
 //! Each trace is parsed once, then replayed through every implementation at every capacity
 //! (`get` each key, `insert` on a miss). Errors exit with status 2.
+//!
+//! With `--warmup` it measures a restart of our cache instead (see `benches::replay::warmup`):
+//! a cache replays the first `--split` share of the trace, and the hit ratios over the first
+//! `--first` requests after that are reported for a cold cache, one warmed from the first
+//! cache's snapshot, one refilled from it by inserts, and the first cache itself.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use benches::replay::{Impl, ReplayResult, replay_matrix};
+use benches::replay::{Impl, ReplayResult, ReplayStats, WarmupResult, replay_matrix, warmup};
 use benches::trace::{Format, read_trace};
 use clap::Parser;
 use serde::Serialize;
@@ -60,6 +65,47 @@ struct Cli {
     /// Replays to run at once (default: available cores).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     threads: Option<u64>,
+
+    /// Measure a restart of our cache (cold, warmed from a snapshot, refilled by inserts, not
+    /// restarted) instead of comparing implementations; `--impl` does not apply.
+    #[arg(long)]
+    warmup: bool,
+
+    /// With `--warmup`: the share of the trace replayed before the restart.
+    #[arg(long, default_value_t = 0.5, value_parser = parse_share)]
+    split: f64,
+
+    /// With `--warmup`: the numbers of requests after the restart to report on, a comma list
+    /// (each capped at what the trace has left).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "1000,10000,100000,1000000000",
+        value_parser = clap::value_parser!(u64).range(1..),
+    )]
+    first: Vec<u64>,
+}
+
+fn parse_share(text: &str) -> Result<f64, String> {
+    let share: f64 = text.parse().map_err(|err| format!("not a number: {err}"))?;
+    if (0.0..=1.0).contains(&share) {
+        Ok(share)
+    } else {
+        Err(format!("{share} is not within 0..=1"))
+    }
+}
+
+/// One `--json` record of `--warmup`: hit ratios over the first `requests` after the restart.
+#[derive(Debug, Serialize)]
+struct WarmupJsonRow {
+    capacity: u64,
+    split: usize,
+    snapshot_len: usize,
+    requests: u64,
+    cold: f64,
+    warm: f64,
+    refill: f64,
+    continued: f64,
 }
 
 /// One `--json` record.
@@ -98,12 +144,33 @@ fn run(cli: &Cli) -> Result<()> {
     );
     let mut stdout = std::io::stdout().lock();
     let mut table = Table::default();
+    if cli.warmup && !cli.json {
+        print_warmup_header(&mut stdout).context("cannot write the table")?;
+    }
     for path in &cli.trace {
         let path = match &cli.data_dir {
             Some(dir) if path.is_relative() => dir.join(path),
             _ => path.clone(),
         };
         let keys = read_trace(&path, cli.format)?;
+        if cli.warmup {
+            let split = (keys.len() as f64 * cli.split) as usize;
+            let results: Vec<WarmupResult> = cli
+                .capacity
+                .iter()
+                .map(|&capacity| warmup(&keys, split, capacity, &cli.first))
+                .collect();
+            if cli.json {
+                let rows: Vec<WarmupJsonRow> = results.iter().flat_map(warmup_json_rows).collect();
+                serde_json::to_writer_pretty(&mut stdout, &rows)
+                    .context("cannot write the json")?;
+                writeln!(stdout).context("cannot write the json")?;
+            } else {
+                print_warmup(&mut stdout, &trace_label(&path), &results)
+                    .context("cannot write the table")?;
+            }
+            continue;
+        }
         let results = replay_matrix(&keys, &cli.impls, &cli.capacity, threads);
         if cli.json {
             let rows: Vec<JsonRow> = results.iter().map(json_row).collect();
@@ -113,8 +180,73 @@ fn run(cli: &Cli) -> Result<()> {
             table.add(&trace_label(&path), &results);
         }
     }
-    if !cli.json {
+    if !cli.json && !cli.warmup {
         table.print(&mut stdout).context("cannot write the table")?;
+    }
+    Ok(())
+}
+
+fn percent(stats: &ReplayStats) -> f64 {
+    stats.hit_ratio() * 100.0
+}
+
+fn warmup_json_rows(result: &WarmupResult) -> Vec<WarmupJsonRow> {
+    result
+        .rows
+        .iter()
+        .map(|row| WarmupJsonRow {
+            capacity: result.capacity,
+            split: result.split,
+            snapshot_len: result.snapshot_len,
+            requests: row.requests,
+            cold: row.cold.hit_ratio(),
+            warm: row.warm.hit_ratio(),
+            refill: row.refill.hit_ratio(),
+            continued: row.continued.hit_ratio(),
+        })
+        .collect()
+}
+
+/// The `--warmup` report's header, printed once for all traces.
+fn print_warmup_header(out: &mut impl Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{:<24}  {:>8}  {:>8}  {:>8}  {:>9}  {:>6}  {:>6}  {:>8}  {:>11}",
+        "trace",
+        "capacity",
+        "split",
+        "snapshot",
+        "requests",
+        "cold %",
+        "warm %",
+        "refill %",
+        "continued %"
+    )
+}
+
+/// The `--warmup` report's lines for one trace: one per capacity and measured prefix, hit
+/// ratios in percent.
+fn print_warmup(
+    out: &mut impl Write,
+    trace: &str,
+    results: &[WarmupResult],
+) -> std::io::Result<()> {
+    for result in results {
+        for row in &result.rows {
+            writeln!(
+                out,
+                "{:<24}  {:>8}  {:>8}  {:>8}  {:>9}  {:>6.2}  {:>6.2}  {:>8.2}  {:>11.2}",
+                trace,
+                result.capacity,
+                result.split,
+                result.snapshot_len,
+                row.requests,
+                percent(&row.cold),
+                percent(&row.warm),
+                percent(&row.refill),
+                percent(&row.continued),
+            )?;
+        }
     }
     Ok(())
 }
