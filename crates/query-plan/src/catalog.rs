@@ -11,7 +11,7 @@ use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
 
 use crate::error::{Error, Result};
-use crate::parse::{self, Literal, Pred, Query, SelectItemModel};
+use crate::parse::{self, Literal, Pred, Query, Scalar, SelectItemModel};
 
 /// Row count given to tables created from DDL or inferred from a query.
 pub const DEFAULT_ROWS: u64 = 1_000;
@@ -334,13 +334,27 @@ impl Catalog {
     /// [`DEFAULT_ROWS`] rows and unknown statistics. Qualified columns go to the table they
     /// name; an unqualified column no table in the query already has goes to the first table
     /// (a heuristic for multi-table queries without a schema). Output aliases are skipped.
+    ///
+    /// Derived tables, subqueries and `UNION` arms are walked too; a column that a derived
+    /// table of the query outputs, or that an enclosing query's table has (a correlated
+    /// subquery's outer column), is not added.
     pub fn extend_from_query(&mut self, query: &Query) {
+        self.extend_scoped(query, &[]);
+    }
+
+    /// [`Catalog::extend_from_query`] for a query inside the queries of `outer` (their
+    /// catalogue table names).
+    fn extend_scoped(&mut self, query: &Query, outer: &[&str]) {
         for t in &query.tables {
-            if !self.tables.contains_key(&t.name) {
-                self.add_table(Table::new(t.name.clone(), DEFAULT_ROWS));
+            match &t.derived {
+                Some(d) => self.extend_scoped(&d.query, &[]),
+                None if !self.tables.contains_key(&t.name) => {
+                    self.add_table(Table::new(t.name.clone(), DEFAULT_ROWS));
+                }
+                None => {}
             }
         }
-        let aliases: Vec<&str> = query
+        let mut aliases: Vec<&str> = query
             .select
             .iter()
             .filter_map(|s| match s {
@@ -348,6 +362,36 @@ impl Catalog {
                 _ => None,
             })
             .collect();
+        // The columns derived tables output: theirs, not a catalogue table's.
+        for t in &query.tables {
+            if let Some(d) = &t.derived {
+                aliases.extend(d.columns.iter().map(String::as_str));
+                for item in &d.query.select {
+                    if let SelectItemModel::Expr { expr, alias } = item {
+                        match (alias, expr) {
+                            (Some(a), _) => aliases.push(a),
+                            (None, Scalar::Column(c)) => aliases.push(&c.name),
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+        let own: Vec<&str> = query
+            .tables
+            .iter()
+            .filter(|t| t.derived.is_none())
+            .map(|t| t.name.as_str())
+            .collect();
+        let scope: Vec<&str> = outer.iter().copied().chain(own.iter().copied()).collect();
+        for p in query.predicates.iter().chain(&query.having) {
+            if let Pred::Subquery(sub) = p {
+                self.extend_scoped(&sub.query, &scope);
+            }
+        }
+        for arm in &query.union {
+            self.extend_scoped(&arm.query, outer);
+        }
         let mut columns = Vec::new();
         for s in &query.select {
             if let SelectItemModel::Expr { expr, .. } = s {
@@ -377,15 +421,15 @@ impl Catalog {
                     if aliases.contains(&c.name.as_str()) {
                         continue;
                     }
-                    let has = query.tables.iter().any(|t| {
+                    let has = scope.iter().any(|t| {
                         self.tables
-                            .get(&t.name)
+                            .get(*t)
                             .is_some_and(|tab| tab.get_column(&c.name).is_some())
                     });
                     if has {
                         continue;
                     }
-                    query.tables.first().map(|t| t.name.clone())
+                    own.first().map(|t| t.to_string())
                 }
             };
             if let Some(table) = target.and_then(|t| self.tables.get_mut(&t))

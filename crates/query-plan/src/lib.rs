@@ -8,6 +8,9 @@
 //!   index-only scans, sort versus index order, join order and method; index hints. What
 //!   cannot use an index (`LIKE '%x%'`, `ILIKE`, predicates over `CASE`, `EXTRACT`, casts or
 //!   other functions, `HAVING`) is a filter at PostgreSQL's default selectivities, not refused.
+//!   Subqueries: `[NOT] EXISTS` and `IN (SELECT ...)` as semi- and anti-joins, scalar
+//!   subqueries as init plans or per-row subplans, derived tables, `WITH` queries and views
+//!   as subquery scans, `UNION [ALL]` as an append.
 //! * [`explain`]: the plan as indented text or JSON.
 //! * [`fingerprint`]: normalisation (literals become `?`, IN-lists of any length collapse,
 //!   keyword case and whitespace do not matter) and a stable 64-bit fingerprint per shape.
@@ -35,8 +38,8 @@
 //! assert_eq!(plan.root.index.as_deref(), Some("orders_customer"));
 //! println!("{}", explain_text(&plan));
 //!
-//! let err = plan_sql(&catalog, "SELECT id FROM orders UNION SELECT id FROM orders").unwrap_err();
-//! assert!(err.to_string().contains("UNION"));
+//! let err = plan_sql(&catalog, "SELECT id FROM orders INTERSECT SELECT id FROM orders").unwrap_err();
+//! assert!(err.to_string().contains("INTERSECT"));
 //! # Ok::<(), query_plan::Error>(())
 //! ```
 pub mod catalog;

@@ -12,8 +12,15 @@
 //! A predicate over an expression the planner cannot map to a column range (a function call,
 //! `CASE`, a cast, arithmetic on a column, ...) is kept as [`Pred::Expr`]: its SQL text, the
 //! columns it reads and the [`ExprKind`] that chooses its default selectivity. Projections
-//! of such expressions are [`Scalar::Expr`]. Subqueries, window functions, set operations,
-//! CTEs, outer joins and `DISTINCT` stay [`Error::Unsupported`].
+//! of such expressions are [`Scalar::Expr`].
+//!
+//! Subqueries: a conjunct of `WHERE` or `HAVING` may be `[NOT] EXISTS (...)`,
+//! `x [NOT] IN (SELECT ...)` or `x op (SELECT ...)` ([`Pred::Subquery`], correlated or not);
+//! `FROM` may hold derived tables, `WITH` queries (non-recursive) and the views of a
+//! `CREATE VIEW ...; SELECT ...; DROP VIEW ...` script ([`Derived`]); `UNION [ALL]` combines
+//! SELECTs ([`Query::union`]). Subqueries elsewhere (under `OR`, in the projection), window
+//! functions, `INTERSECT`/`EXCEPT`, recursive CTEs, outer joins and `DISTINCT` stay
+//! [`Error::Unsupported`].
 
 use std::fmt;
 use std::ops::ControlFlow;
@@ -114,7 +121,7 @@ impl CmpOp {
         }
     }
 
-    fn symbol(self) -> &'static str {
+    pub(crate) fn symbol(self) -> &'static str {
         match self {
             CmpOp::Eq => "=",
             CmpOp::NotEq => "<>",
@@ -215,6 +222,49 @@ pub enum Pred {
         /// The negated form (`<>`, `NOT IN`, `NOT BETWEEN`, `IS NOT NULL`, `NOT LIKE`).
         negated: bool,
     },
+    /// A subquery test, only as a conjunct of `WHERE` or `HAVING`: a semi- or anti-join, or
+    /// a comparison with a scalar subquery's value (see [`crate::plan`]).
+    Subquery(Box<Subquery>),
+}
+
+/// A subquery in a predicate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subquery {
+    /// What is tested.
+    pub test: SubqueryTest,
+    /// `NOT EXISTS`, `NOT IN`, or `NOT (x op (SELECT ...))`.
+    pub negated: bool,
+    /// The subquery; its columns that no table of its own `FROM` has belong to the
+    /// enclosing query (a correlated subquery).
+    pub query: Query,
+    /// The predicate's SQL text (as sqlparser prints it).
+    pub text: String,
+}
+
+/// The test a [`Subquery`] predicate makes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SubqueryTest {
+    /// `EXISTS (subquery)`.
+    Exists,
+    /// `expr IN (subquery)`: the subquery returns one column.
+    In(Scalar),
+    /// `left op (subquery)`: the subquery returns one row of one column.
+    Compare {
+        /// The expression compared with the subquery's value.
+        left: Scalar,
+        /// The operator, with the subquery on its right.
+        op: CmpOp,
+    },
+}
+
+impl SubqueryTest {
+    /// The enclosing query's expression the test reads (`None` for `EXISTS`).
+    pub fn left(&self) -> Option<&Scalar> {
+        match self {
+            SubqueryTest::Exists => None,
+            SubqueryTest::In(left) | SubqueryTest::Compare { left, .. } => Some(left),
+        }
+    }
 }
 
 /// The shape of a predicate over an opaque expression, which chooses its default
@@ -268,6 +318,11 @@ impl Pred {
             | Pred::Like { col, .. }
             | Pred::IsNull { col, .. } => out.push(col),
             Pred::Expr { columns, .. } => out.extend(columns),
+            Pred::Subquery(sub) => {
+                if let Some(left) = sub.test.left() {
+                    out.extend(left.columns());
+                }
+            }
         }
     }
 
@@ -343,6 +398,8 @@ impl Pred {
                 kind: *kind,
                 negated: *negated,
             },
+            // A subquery's text keeps its qualifiers: they name its own tables.
+            Pred::Subquery(sub) => Pred::Subquery(sub.clone()),
         }
     }
 }
@@ -402,6 +459,7 @@ impl fmt::Display for Pred {
                 write!(f, "{col} {}{op} {pattern}", not(*negated))
             }
             Pred::Expr { text, .. } => f.write_str(text),
+            Pred::Subquery(sub) => f.write_str(&sub.text),
         }
     }
 }
@@ -525,12 +583,40 @@ impl fmt::Display for Scalar {
 }
 
 /// A table in `FROM`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TableRef {
-    /// The table's name in the catalogue.
+    /// The table's name in the catalogue; for a derived table, its alias or the name of its
+    /// `WITH` query or view.
     pub name: String,
     /// The alias, if any.
     pub alias: Option<String>,
+    /// For a derived table (a subquery in `FROM`, a `WITH` query, a view of the script): its
+    /// query, planned on its own and read through a subquery scan.
+    pub derived: Option<Box<Derived>>,
+}
+
+/// A relation defined by a query rather than read from the catalogue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Derived {
+    /// Where it was defined.
+    pub kind: DerivedKind,
+    /// Its query.
+    pub query: Query,
+    /// Its column names from the alias, `WITH` or view column list (empty: the names of the
+    /// query's projection).
+    pub columns: Vec<String>,
+}
+
+/// Where a [`Derived`] relation was defined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DerivedKind {
+    /// A subquery in `FROM`.
+    Subquery,
+    /// A `WITH` query (inlined at each reference, as PostgreSQL does for a non-recursive CTE
+    /// without side effects).
+    With,
+    /// A view the same script created (`CREATE VIEW ...; SELECT ...; DROP VIEW ...`).
+    View,
 }
 
 impl TableRef {
@@ -582,6 +668,25 @@ pub struct Query {
     pub limit: Option<u64>,
     /// `OFFSET`.
     pub offset: Option<u64>,
+    /// The SELECTs combined with this one by `UNION [ALL]`, in written order. When there are
+    /// any, `order_by`, `limit` and `offset` apply to the combined rows.
+    pub union: Vec<UnionArm>,
+}
+
+/// One SELECT after a `UNION` or `UNION ALL`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnionArm {
+    /// `UNION ALL` (keep duplicates) rather than `UNION`.
+    pub all: bool,
+    /// The arm's query (its own `ORDER BY` and `LIMIT` if it was parenthesised with them).
+    pub query: Query,
+}
+
+/// A `WITH` query or view in scope, by name.
+#[derive(Debug, Clone)]
+struct Named {
+    name: String,
+    derived: Derived,
 }
 
 impl Query {
@@ -605,18 +710,57 @@ fn unsupported_at<T: Spanned>(construct: impl Into<String>, node: &T) -> Error {
     Error::unsupported(construct, pos_of(node.span()))
 }
 
-/// Parse exactly one SQL statement (a trailing `;` is fine) into a [`Query`].
+/// Parse one SQL statement (a trailing `;` is fine) into a [`Query`], or a script of
+/// `CREATE VIEW`s, one `SELECT` that may read those views, and `DROP VIEW`s (as TPC-H q15).
 pub fn parse_query(sql: &str) -> Result<Query> {
     let statements =
         Parser::parse_sql(&GenericDialect {}, sql).map_err(|e| Error::Parse(e.to_string()))?;
     match statements.as_slice() {
         [] => Err(Error::Parse("no SQL statement".into())),
         [statement] => query_from_statement(statement),
-        [first, second, ..] => {
-            query_from_statement(first)?;
-            Err(unsupported_at("more than one statement", second))
+        several => script(several),
+    }
+}
+
+/// `CREATE VIEW v [(columns)] AS query; ...; SELECT ...; DROP VIEW v; ...`: the views are in
+/// scope of the SELECT (and of the views after them); anything else is refused.
+fn script(statements: &[Statement]) -> Result<Query> {
+    let mut views: Vec<Named> = Vec::new();
+    let mut main = None;
+    let refuse = |statement: &Statement| {
+        unsupported_at(
+            "more than one statement (a script may only be CREATE VIEW ...; SELECT ...; DROP VIEW ...)",
+            statement,
+        )
+    };
+    for statement in statements {
+        match statement {
+            Statement::CreateView(view) if main.is_none() && !view.materialized => {
+                let query = convert_query(&view.query, &views)?;
+                views.push(Named {
+                    name: object_name(&view.name),
+                    derived: Derived {
+                        kind: DerivedKind::View,
+                        query,
+                        columns: view.columns.iter().map(|c| ident(&c.name)).collect(),
+                    },
+                });
+            }
+            Statement::Query(query) if main.is_none() => {
+                main = Some(convert_query(query, &views)?);
+            }
+            Statement::Drop {
+                object_type: ast::ObjectType::View,
+                names,
+                ..
+            } if main.is_some()
+                && names
+                    .iter()
+                    .all(|n| views.iter().any(|v| v.name == object_name(n))) => {}
+            other => return Err(refuse(other)),
         }
     }
+    main.ok_or_else(|| refuse(statements.last().expect("a script has statements")))
 }
 
 /// Convert one parsed statement.
@@ -633,33 +777,55 @@ pub fn query_from_statement(statement: &Statement) -> Result<Query> {
             statement,
         ));
     };
-    convert_query(query)
+    convert_query(query, &[])
 }
 
-fn convert_query(query: &ast::Query) -> Result<Query> {
-    if let Some(with) = &query.with {
-        return Err(unsupported_at("WITH (common table expression)", with));
-    }
+/// Convert a query with the `WITH` queries and views of `scope` visible to it.
+fn convert_query(query: &ast::Query, scope: &[Named]) -> Result<Query> {
+    let with_scope;
+    let scope = match &query.with {
+        None => scope,
+        Some(with) => {
+            if with.recursive {
+                return Err(unsupported_at("WITH RECURSIVE", with));
+            }
+            let mut inner = scope.to_vec();
+            for cte in &with.cte_tables {
+                let q = convert_query(&cte.query, &inner)?;
+                inner.push(Named {
+                    name: ident(&cte.alias.name),
+                    derived: Derived {
+                        kind: DerivedKind::With,
+                        query: q,
+                        columns: cte.alias.columns.iter().map(|c| ident(&c.name)).collect(),
+                    },
+                });
+            }
+            with_scope = inner;
+            &with_scope
+        }
+    };
     if query.fetch.is_some() {
         return Err(Error::unsupported("FETCH", pos_of(query.span())));
     }
     if !query.locks.is_empty() {
         return Err(Error::unsupported("FOR UPDATE/SHARE", pos_of(query.span())));
     }
-    let select = match query.body.as_ref() {
-        SetExpr::Select(select) => select,
-        SetExpr::SetOperation { op, .. } => {
-            return Err(unsupported_at(
-                format!("set operation {op}"),
-                query.body.as_ref(),
-            ));
-        }
-        SetExpr::Query(q) => return Err(unsupported_at("parenthesised query", q.as_ref())),
-        SetExpr::Values(v) => return Err(unsupported_at("VALUES", v)),
-        other => return Err(unsupported_at("non-SELECT query body", other)),
-    };
-    let mut out = Query::default();
-    convert_select(select, &mut out)?;
+    let mut arms = Vec::new();
+    set_arms(query.body.as_ref(), true, scope, &mut arms)?;
+    let mut arms = arms.into_iter();
+    let (_, mut out) = arms.next().expect("a query body has one arm at least");
+    out.union = arms.map(|(all, query)| UnionArm { all, query }).collect();
+    let has_own_order = |q: &ast::Query| q.order_by.is_some() || q.limit_clause.is_some();
+    if !out.union.is_empty()
+        && let SetExpr::Query(first) = first_arm(query.body.as_ref())
+        && has_own_order(first)
+    {
+        return Err(unsupported_at(
+            "ORDER BY or LIMIT inside the first SELECT of a UNION",
+            first.as_ref(),
+        ));
+    }
 
     if let Some(order_by) = &query.order_by {
         match &order_by.kind {
@@ -708,6 +874,54 @@ fn convert_query(query: &ast::Query) -> Result<Query> {
     Ok(out)
 }
 
+/// The arms of a query body, flattened left to right: `(all, query)` where `all` says the arm
+/// was added by `UNION ALL` (the first arm's flag is `first_all`, unused).
+fn set_arms(
+    body: &SetExpr,
+    first_all: bool,
+    scope: &[Named],
+    out: &mut Vec<(bool, Query)>,
+) -> Result<()> {
+    match body {
+        SetExpr::Select(select) => {
+            let mut q = Query::default();
+            convert_select(select, scope, &mut q)?;
+            out.push((first_all, q));
+        }
+        SetExpr::Query(q) => out.push((first_all, convert_query(q, scope)?)),
+        SetExpr::SetOperation {
+            op: ast::SetOperator::Union,
+            set_quantifier,
+            left,
+            right,
+        } => {
+            let all = match set_quantifier {
+                ast::SetQuantifier::All => true,
+                ast::SetQuantifier::Distinct | ast::SetQuantifier::None => false,
+                other => {
+                    return Err(unsupported_at(format!("UNION {other}"), body));
+                }
+            };
+            set_arms(left, first_all, scope, out)?;
+            set_arms(right, all, scope, out)?;
+        }
+        SetExpr::SetOperation { op, .. } => {
+            return Err(unsupported_at(format!("set operation {op}"), body));
+        }
+        SetExpr::Values(v) => return Err(unsupported_at("VALUES", v)),
+        other => return Err(unsupported_at("non-SELECT query body", other)),
+    }
+    Ok(())
+}
+
+/// The leftmost arm of a (possibly nested) set operation.
+fn first_arm(body: &SetExpr) -> &SetExpr {
+    match body {
+        SetExpr::SetOperation { left, .. } => first_arm(left),
+        other => other,
+    }
+}
+
 /// The row count assumed for `LIMIT ?` (a parameter, as in normalised text): a page of
 /// results. `OFFSET ?` is taken as 0.
 pub const PARAM_LIMIT: u64 = 100;
@@ -742,7 +956,7 @@ fn resolve_ordinal(e: &Expr, select: &[SelectItemModel]) -> Result<Scalar> {
     convert_scalar(e)
 }
 
-fn convert_select(select: &ast::Select, out: &mut Query) -> Result<()> {
+fn convert_select(select: &ast::Select, scope: &[Named], out: &mut Query) -> Result<()> {
     if let Some(d) = &select.distinct {
         return Err(Error::unsupported(
             format!("SELECT {d}"),
@@ -792,9 +1006,10 @@ fn convert_select(select: &ast::Select, out: &mut Query) -> Result<()> {
     }
 
     for twj in &select.from {
-        out.tables.push(convert_table_factor(&twj.relation)?);
+        out.tables.push(convert_table_factor(&twj.relation, scope)?);
         for join in &twj.joins {
-            out.tables.push(convert_table_factor(&join.relation)?);
+            out.tables
+                .push(convert_table_factor(&join.relation, scope)?);
             let constraint = match &join.join_operator {
                 JoinOperator::Join(c) | JoinOperator::Inner(c) => c,
                 JoinOperator::CrossJoin(JoinConstraint::None) => &JoinConstraint::None,
@@ -805,7 +1020,7 @@ fn convert_select(select: &ast::Select, out: &mut Query) -> Result<()> {
                 }
             };
             match constraint {
-                JoinConstraint::On(e) => out.predicates.extend(convert_pred(e)?.conjuncts()),
+                JoinConstraint::On(e) => convert_conjuncts(e, scope, false, &mut out.predicates)?,
                 JoinConstraint::None => {}
                 JoinConstraint::Using(_) | JoinConstraint::UsingAlias(..) => {
                     return Err(unsupported_at("JOIN ... USING", &join.relation));
@@ -844,7 +1059,7 @@ fn convert_select(select: &ast::Select, out: &mut Query) -> Result<()> {
     }
 
     if let Some(selection) = &select.selection {
-        out.predicates.extend(convert_pred(selection)?.conjuncts());
+        convert_conjuncts(selection, scope, false, &mut out.predicates)?;
     }
 
     match &select.group_by {
@@ -868,32 +1083,111 @@ fn convert_select(select: &ast::Select, out: &mut Query) -> Result<()> {
         }
     }
     if let Some(having) = &select.having {
-        convert_having(having, &mut out.having)?;
+        convert_conjuncts(having, scope, true, &mut out.having)?;
     }
     Ok(())
 }
 
-/// `HAVING` conjuncts as [`Pred::Expr`] filters over the aggregate's output (aggregates
-/// allowed, subqueries and window functions refused).
-fn convert_having(e: &Expr, out: &mut Vec<Pred>) -> Result<()> {
+/// The conjuncts of `WHERE`, `ON` or (`having`) `HAVING`, into `out`. A conjunct may be a
+/// subquery test; `HAVING` conjuncts are otherwise [`Pred::Expr`] filters over the
+/// aggregate's output (aggregates allowed, window functions refused).
+fn convert_conjuncts(e: &Expr, scope: &[Named], having: bool, out: &mut Vec<Pred>) -> Result<()> {
     match e {
-        Expr::Nested(inner) => convert_having(inner, out),
+        Expr::Nested(inner) => convert_conjuncts(inner, scope, having, out),
         Expr::BinaryOp {
             left,
             op: BinaryOperator::And,
             right,
         } => {
-            convert_having(left, out)?;
-            convert_having(right, out)
+            convert_conjuncts(left, scope, having, out)?;
+            convert_conjuncts(right, scope, having, out)
         }
         _ => {
-            out.push(opaque_pred(e, true)?);
+            if let Some(sub) = subquery_pred(e, e, false, scope)? {
+                out.push(Pred::Subquery(Box::new(sub)));
+            } else if having {
+                out.push(opaque_pred(e, true)?);
+            } else {
+                out.extend(convert_pred(e)?.conjuncts());
+            }
             Ok(())
         }
     }
 }
 
-fn convert_table_factor(tf: &TableFactor) -> Result<TableRef> {
+/// `[NOT] EXISTS (q)`, `x [NOT] IN (q)` or `x op (q)` (or `(q) op x`), under any number of
+/// `NOT`s; `None` for any other expression. `whole` is the conjunct, for the text.
+fn subquery_pred(
+    e: &Expr,
+    whole: &Expr,
+    negated: bool,
+    scope: &[Named],
+) -> Result<Option<Subquery>> {
+    let sub = |test, negated, query: &ast::Query| -> Result<Option<Subquery>> {
+        Ok(Some(Subquery {
+            test,
+            negated,
+            query: convert_query(query, scope)?,
+            text: whole.to_string(),
+        }))
+    };
+    match e {
+        Expr::Nested(inner) => subquery_pred(inner, whole, negated, scope),
+        Expr::UnaryOp {
+            op: UnaryOperator::Not,
+            expr,
+        } => subquery_pred(expr, whole, !negated, scope),
+        Expr::Exists {
+            subquery,
+            negated: n,
+        } => sub(SubqueryTest::Exists, negated ^ n, subquery),
+        Expr::In {
+            expr,
+            target: ast::InTarget::Subquery(subquery),
+            negated: n,
+            ..
+        } => sub(
+            SubqueryTest::In(convert_scalar(expr)?),
+            negated ^ n,
+            subquery,
+        ),
+        Expr::BinaryOp { left, op, right } => {
+            let Some(op) = cmp_op(op) else {
+                return Ok(None);
+            };
+            match (scalar_subquery(left), scalar_subquery(right)) {
+                (None, Some(q)) => sub(
+                    SubqueryTest::Compare {
+                        left: convert_scalar(left)?,
+                        op,
+                    },
+                    negated,
+                    q,
+                ),
+                (Some(q), None) => sub(
+                    SubqueryTest::Compare {
+                        left: convert_scalar(right)?,
+                        op: op.flip(),
+                    },
+                    negated,
+                    q,
+                ),
+                _ => Ok(None),
+            }
+        }
+        _ => Ok(None),
+    }
+}
+
+fn scalar_subquery(e: &Expr) -> Option<&ast::Query> {
+    match e {
+        Expr::Subquery(q) => Some(q),
+        Expr::Nested(inner) => scalar_subquery(inner),
+        _ => None,
+    }
+}
+
+fn convert_table_factor(tf: &TableFactor, scope: &[Named]) -> Result<TableRef> {
     match tf {
         TableFactor::Table {
             name,
@@ -922,19 +1216,57 @@ fn convert_table_factor(tf: &TableFactor) -> Result<TableRef> {
                     tf,
                 ));
             }
+            let name = object_name(name);
+            // A `WITH` query or view of this name hides a catalogue table (innermost first).
+            let named = scope.iter().rev().find(|n| n.name == name);
             let alias = match alias {
                 Some(a) if !a.columns.is_empty() => {
-                    return Err(unsupported_at("table alias with column list", tf));
+                    let Some(named) = named else {
+                        return Err(unsupported_at("table alias with column list", tf));
+                    };
+                    let mut derived = named.derived.clone();
+                    derived.columns = a.columns.iter().map(|c| ident(&c.name)).collect();
+                    return Ok(TableRef {
+                        name,
+                        alias: Some(ident(&a.name)),
+                        derived: Some(Box::new(derived)),
+                    });
                 }
                 Some(a) => Some(ident(&a.name)),
                 None => None,
             };
             Ok(TableRef {
-                name: object_name(name),
+                name,
                 alias,
+                derived: named.map(|n| Box::new(n.derived.clone())),
             })
         }
-        TableFactor::Derived { .. } => Err(unsupported_at("subquery in FROM (derived table)", tf)),
+        TableFactor::Derived {
+            lateral,
+            subquery,
+            alias,
+            sample,
+        } => {
+            if *lateral {
+                return Err(unsupported_at("LATERAL subquery", tf));
+            }
+            if sample.is_some() {
+                return Err(unsupported_at("table modifiers (sampling)", tf));
+            }
+            let Some(alias) = alias else {
+                return Err(unsupported_at("subquery in FROM without an alias", tf));
+            };
+            let name = ident(&alias.name);
+            Ok(TableRef {
+                name: name.clone(),
+                alias: Some(name),
+                derived: Some(Box::new(Derived {
+                    kind: DerivedKind::Subquery,
+                    query: convert_query(subquery, scope)?,
+                    columns: alias.columns.iter().map(|c| ident(&c.name)).collect(),
+                })),
+            })
+        }
         TableFactor::NestedJoin { .. } => Err(unsupported_at("parenthesised join", tf)),
         TableFactor::UNNEST { .. } => Err(unsupported_at("UNNEST", tf)),
         TableFactor::TableFunction { .. } | TableFactor::Function { .. } => {

@@ -280,9 +280,9 @@ fn expressions_over_two_tables_are_join_filters() {
 fn what_is_still_unsupported_is_refused_by_name_and_position() {
     let cases = [
         (
-            "SELECT id\nFROM items\nWHERE qty IN (SELECT qty FROM items)",
+            "SELECT id\nFROM items\nWHERE qty = 1 OR qty IN (SELECT qty FROM items)",
             "IN (subquery)",
-            (3, 7),
+            (3, 18),
         ),
         (
             "SELECT id FROM items\nWHERE CASE WHEN qty > 1 THEN (SELECT 1) END = 1",
@@ -290,9 +290,14 @@ fn what_is_still_unsupported_is_refused_by_name_and_position() {
             (2, 31),
         ),
         (
-            "SELECT qty FROM items GROUP BY qty\nHAVING SUM(price) > (SELECT 1)",
+            "SELECT qty,\n  (SELECT MAX(qty) FROM items) FROM items",
             "scalar subquery",
-            (2, 22),
+            (2, 4),
+        ),
+        (
+            "SELECT id FROM items\nWHERE NOT (qty > 1 AND EXISTS (SELECT 1 FROM items))",
+            "EXISTS subquery",
+            (2, 32),
         ),
         (
             "SELECT id,\n  SUM(qty) OVER (ORDER BY id) FROM items",

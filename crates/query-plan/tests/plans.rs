@@ -365,34 +365,51 @@ fn selectivities() {
 fn unsupported_constructs_are_named() {
     let c = catalog();
     let cases = [
+        // A subquery is planned as a conjunct of WHERE or HAVING, not under OR or NOT AND.
         (
-            "SELECT * FROM users WHERE id IN (SELECT user_id FROM orders)",
+            "SELECT * FROM users WHERE age > 30 OR id IN (SELECT user_id FROM orders)",
             "IN (subquery)",
         ),
         (
-            "SELECT * FROM users WHERE EXISTS (SELECT 1 FROM orders)",
+            "SELECT * FROM users WHERE age > 30 OR EXISTS (SELECT 1 FROM orders)",
             "EXISTS",
         ),
         (
             "SELECT id, ROW_NUMBER() OVER (ORDER BY age) FROM users",
             "window function",
         ),
-        ("SELECT id FROM users UNION SELECT id FROM orders", "UNION"),
-        ("SELECT * FROM (SELECT id FROM users) t", "subquery in FROM"),
+        (
+            "SELECT id FROM users INTERSECT SELECT user_id FROM orders",
+            "INTERSECT",
+        ),
+        (
+            "SELECT id FROM users UNION SELECT id, total FROM orders",
+            "UNION of SELECTs with 1 and 2 columns",
+        ),
         (
             "SELECT * FROM users u LEFT JOIN orders o ON o.user_id = u.id",
             "Left join",
-        ),
-        // HAVING and expressions plan now, but a subquery inside them is still refused.
-        (
-            "SELECT country, COUNT(*) FROM users GROUP BY country HAVING COUNT(*) > (SELECT 1)",
-            "scalar subquery",
         ),
         (
             "SELECT * FROM users WHERE CASE WHEN age > (SELECT 1) THEN 1 END = 1",
             "scalar subquery",
         ),
-        ("WITH x AS (SELECT 1) SELECT * FROM users", "WITH"),
+        (
+            "SELECT * FROM users u WHERE EXISTS (SELECT 1 FROM orders o WHERE o.total > u.age * 2)",
+            "correlated condition",
+        ),
+        (
+            "WITH RECURSIVE x AS (SELECT 1) SELECT * FROM users",
+            "WITH RECURSIVE",
+        ),
+        (
+            "SELECT * FROM users, LATERAL (SELECT * FROM orders) o",
+            "LATERAL",
+        ),
+        (
+            "CREATE VIEW v AS SELECT id FROM users; DELETE FROM users",
+            "more than one statement",
+        ),
         ("DELETE FROM users", "statement"),
         ("SELECT DISTINCT country FROM users", "DISTINCT"),
     ];
@@ -410,7 +427,7 @@ fn unsupported_constructs_are_named() {
     // Positions come from sqlparser's spans.
     let err = plan_sql(
         &c,
-        "SELECT *\nFROM users\nWHERE id IN (SELECT user_id FROM orders)",
+        "SELECT *\nFROM users\nWHERE age > 30 OR id IN (SELECT user_id FROM orders)",
     )
     .unwrap_err();
     let Error::Unsupported { position, .. } = &err else {

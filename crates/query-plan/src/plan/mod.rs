@@ -59,13 +59,17 @@
 //!
 //! EXPLAIN marks each such filter with `(default selectivity s)`.
 
+mod subquery;
+
 use std::collections::HashMap;
 
 use crate::catalog::{Catalog, ColumnStats, Index, Table};
 use crate::error::{Error, Result};
 use crate::parse::{
     self, CmpOp, ColumnRef, ExprKind, Literal, OrderKey, Pred, Query, Scalar, SelectItemModel,
+    Subquery,
 };
+use subquery::{Relation, Sublink};
 
 /// Cost constants (abstract units).
 pub mod cost {
@@ -134,6 +138,24 @@ pub enum NodeKind {
     HashAggregate,
     /// `LIMIT` / `OFFSET`.
     Limit,
+    /// Keep the outer rows that have a match in the inner input (`EXISTS`, `IN (SELECT ...)`),
+    /// through a hash table of the inner input (the second child).
+    HashSemiJoin,
+    /// Keep the outer rows without a match (`NOT EXISTS`), through a hash table.
+    HashAntiJoin,
+    /// A semi-join that runs the parameterised inner plan once per outer row.
+    NestedLoopSemiJoin,
+    /// An anti-join that runs the parameterised inner plan once per outer row.
+    NestedLoopAntiJoin,
+    /// Read a derived table, `WITH` query or view: its plan is the child.
+    SubqueryScan,
+    /// A subquery evaluated once per row of the node it hangs under (correlated, or hashed
+    /// for `NOT IN`); after that node's inputs among its children.
+    SubPlan,
+    /// A subquery evaluated once before the node it hangs under runs (uncorrelated).
+    InitPlan,
+    /// The rows of every child in turn (`UNION ALL`; under a hash aggregate for `UNION`).
+    Append,
 }
 
 impl NodeKind {
@@ -149,6 +171,14 @@ impl NodeKind {
             NodeKind::Aggregate => "Aggregate",
             NodeKind::HashAggregate => "HashAggregate",
             NodeKind::Limit => "Limit",
+            NodeKind::HashSemiJoin => "Hash Semi Join",
+            NodeKind::HashAntiJoin => "Hash Anti Join",
+            NodeKind::NestedLoopSemiJoin => "Nested Loop Semi Join",
+            NodeKind::NestedLoopAntiJoin => "Nested Loop Anti Join",
+            NodeKind::SubqueryScan => "Subquery Scan",
+            NodeKind::SubPlan => "SubPlan",
+            NodeKind::InitPlan => "InitPlan",
+            NodeKind::Append => "Append",
         }
     }
 }
@@ -194,7 +224,10 @@ impl PlanNode {
         self.walk().into_iter().find(|n| {
             matches!(
                 n.kind,
-                NodeKind::SeqScan | NodeKind::IndexScan | NodeKind::IndexOnlyScan
+                NodeKind::SeqScan
+                    | NodeKind::IndexScan
+                    | NodeKind::IndexOnlyScan
+                    | NodeKind::SubqueryScan
             ) && n
                 .table
                 .as_deref()
@@ -266,7 +299,7 @@ pub fn plan_sql_with(catalog: &Catalog, sql: &str, options: &PlanOptions) -> Res
 
 /// Plan a parsed query.
 pub fn plan_query(catalog: &Catalog, query: &Query, options: &PlanOptions) -> Result<Plan> {
-    Planner::new(catalog, query, options)?.plan()
+    Ok(subquery::plan_relation(catalog, query, options)?.plan)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -455,6 +488,8 @@ pub(crate) fn selectivity(p: &Pred, st: &dyn StatsLookup) -> f64 {
             }
         }
         Pred::Expr { kind, negated, .. } => expr_sel(*kind, *negated),
+        // The planner estimates subqueries itself (see `subquery`); elsewhere, a boolean.
+        Pred::Subquery(_) => DEFAULT_BOOL_SEL,
     };
     s.clamp(0.0, 1.0)
 }
@@ -767,7 +802,9 @@ fn push_unique(v: &mut Vec<String>, s: &str) {
 
 /// Per table of `query` (in `FROM` order), the columns an index could serve.
 pub(crate) fn indexable_columns(catalog: &Catalog, query: &Query) -> Result<Vec<IndexableColumns>> {
-    let planner = Planner::new(catalog, query, &PlanOptions::default())?;
+    let options = PlanOptions::default();
+    let rels = subquery::relations(catalog, query, &options)?;
+    let planner = Planner::new(catalog, query, &rels, &options)?;
     let mut out: Vec<IndexableColumns> = planner
         .tables
         .iter()
@@ -812,6 +849,27 @@ pub(crate) fn indexable_columns(catalog: &Catalog, query: &Query) -> Result<Vec<
     if let Some((t, cols)) = order {
         out[t].order = cols;
     }
+    // Derived tables have no indexes; their queries and the subqueries (as planned, with
+    // their correlated columns as parameters) read catalogue tables an index could serve.
+    let mut out: Vec<IndexableColumns> = out
+        .into_iter()
+        .enumerate()
+        .filter(|(t, _)| planner.derived[*t].is_none())
+        .map(|(_, u)| u)
+        .collect();
+    for t in &query.tables {
+        if let Some(d) = &t.derived {
+            out.extend(indexable_columns(catalog, &d.query)?);
+        }
+    }
+    for s in planner.sublinks.iter().chain(&planner.having_sublinks) {
+        for q in &s.queries {
+            out.extend(indexable_columns(catalog, q)?);
+        }
+    }
+    for arm in &query.union {
+        out.extend(indexable_columns(catalog, &arm.query)?);
+    }
     Ok(out)
 }
 
@@ -845,6 +903,14 @@ struct Planner<'a> {
     residual_sel: Vec<f64>,
     /// Per join equality: the best index probe into its first and its second table.
     probes: Vec<[Option<(&'a Index, Estimate)>; 2]>,
+    /// Per table: the plan of a derived table, `None` for a catalogue table.
+    derived: Vec<Option<&'a Plan>>,
+    /// Subqueries of `WHERE`, planned; each applies where its outer tables meet.
+    sublinks: Vec<Sublink>,
+    /// Subqueries of `HAVING`, planned; they filter the aggregate's output.
+    having_sublinks: Vec<Sublink>,
+    /// The options, for the subqueries.
+    options: PlanOptions,
 }
 
 struct Lookup<'p, 'a> {
@@ -911,18 +977,18 @@ struct Access {
 }
 
 impl<'a> Planner<'a> {
-    fn new(catalog: &'a Catalog, query: &'a Query, options: &PlanOptions) -> Result<Self> {
+    /// A planner for `query` over its relations (`rels`, one per table in `FROM`, from
+    /// [`subquery::relations`]).
+    fn new(
+        catalog: &'a Catalog,
+        query: &'a Query,
+        rels: &'a [Relation<'_>],
+        options: &PlanOptions,
+    ) -> Result<Self> {
         if query.tables.len() > 63 {
             return Err(Error::unsupported("more than 63 tables", None));
         }
-        let mut tables = Vec::new();
-        for t in &query.tables {
-            tables.push(
-                catalog
-                    .table(&t.name)
-                    .ok_or_else(|| Error::UnknownTable(t.name.clone()))?,
-            );
-        }
+        let tables: Vec<&'a Table> = rels.iter().map(|r| &*r.table).collect();
         let aliases = query
             .select
             .iter()
@@ -947,9 +1013,14 @@ impl<'a> Planner<'a> {
             edge_sel: Vec::new(),
             residual_sel: Vec::new(),
             probes: Vec::new(),
+            derived: rels.iter().map(|r| r.derived.as_ref()).collect(),
+            sublinks: Vec::new(),
+            having_sublinks: Vec::new(),
+            options: options.clone(),
         };
         planner.apply_hints(options)?;
-        planner.classify()?;
+        let subqueries = planner.classify()?;
+        planner.prepare_sublinks(subqueries)?;
         planner.estimate_predicates();
         Ok(planner)
     }
@@ -966,7 +1037,7 @@ impl<'a> Planner<'a> {
             match hint {
                 IndexHint::Ignore(_) => self.ignored.push(name.clone()),
                 IndexHint::Force(_) => {
-                    if !self.query.tables.iter().any(|t| t.name == index.table) {
+                    if !subquery::reads_table(self.query, &index.table) {
                         return Err(Error::Hint(format!(
                             "index `{name}` is on table `{}`, which the query does not read",
                             index.table
@@ -1036,8 +1107,12 @@ impl<'a> Planner<'a> {
         Ok(mask)
     }
 
-    fn classify(&mut self) -> Result<()> {
+    /// Sort the conjuncts into single-table filters, join equalities and other multi-table
+    /// conjuncts; returns the subquery conjuncts of `WHERE` and `HAVING` (`true`), which
+    /// [`Planner::prepare_sublinks`] plans.
+    fn classify(&mut self) -> Result<Vec<(&'a Subquery, bool)>> {
         let query = self.query;
+        let mut subqueries = Vec::new();
         for item in &query.select {
             match item {
                 SelectItemModel::Wildcard => {
@@ -1062,8 +1137,15 @@ impl<'a> Planner<'a> {
         }
         for h in &query.having {
             self.need(h.columns())?;
+            if let Pred::Subquery(sub) = h {
+                subqueries.push((&**sub, true));
+            }
         }
         for p in &query.predicates {
+            if let Pred::Subquery(sub) = p {
+                subqueries.push((&**sub, false));
+                continue;
+            }
             let mask = self.need(p.columns())?;
             if mask.count_ones() <= 1 {
                 let t = mask.trailing_zeros() as usize;
@@ -1094,7 +1176,7 @@ impl<'a> Planner<'a> {
             }
             self.residual.push((mask, p.clone()));
         }
-        Ok(())
+        Ok(subqueries)
     }
 
     /// Selectivities and index probes that do not depend on the join order, computed once.
@@ -1114,10 +1196,15 @@ impl<'a> Planner<'a> {
         self.local_sel = local_sel;
         self.edge_sel = edge_sel;
         self.residual_sel = residual_sel;
+        // A probe reads the table alone: not into a table whose subqueries must filter it.
+        let probe = |t: usize, col: &str| {
+            let filtered = self.sublinks.iter().any(|s| s.mask == 1 << t);
+            (!filtered).then(|| self.probe_estimate(t, col)).flatten()
+        };
         self.probes = (0..self.edges.len())
             .map(|e| {
                 let (a, ca, b, cb, _) = &self.edges[e];
-                [self.probe_estimate(*a, ca), self.probe_estimate(*b, cb)]
+                [probe(*a, ca), probe(*b, cb)]
             })
             .collect();
     }
@@ -1128,6 +1215,9 @@ impl<'a> Planner<'a> {
 
     fn label(&self, t: usize) -> String {
         let r = &self.query.tables[t];
+        if r.derived.is_some() {
+            return r.binding().to_string();
+        }
         match &r.alias {
             Some(a) => format!("{} {a}", r.name),
             None => r.name.clone(),
@@ -1167,6 +1257,9 @@ impl<'a> Planner<'a> {
     /// All ways to read table `t` on its own.
     fn access_paths(&self, t: usize) -> Result<Vec<Access>> {
         use cost::*;
+        if let Some(plan) = self.derived[t] {
+            return Ok(vec![self.subquery_scan(t, plan)]);
+        }
         let table = self.tables[t];
         let n = (table.rows as f64).max(1.0);
         let pages = (n / ROWS_PER_PAGE).ceil().max(1.0);
@@ -1308,6 +1401,9 @@ impl<'a> Planner<'a> {
     /// outer row, if one is usable: the index and the per-probe estimate.
     fn probe_estimate(&self, t: usize, col: &str) -> Option<(&'a Index, Estimate)> {
         use cost::*;
+        if self.derived[t].is_some() {
+            return None;
+        }
         let table = self.tables[t];
         let n = (table.rows as f64).max(1.0);
         let n_local = self.local[t].len() as f64;
@@ -1607,7 +1703,12 @@ impl<'a> Planner<'a> {
         let agg_cpu = input.rows * CPU_OPERATOR_COST * n_exprs.max(1) as f64;
         // HAVING: a filter over the groups, each conjunct at its default selectivity.
         let st = self.lookup();
-        let having: Vec<&Pred> = self.query.having.iter().collect();
+        let having: Vec<&Pred> = self
+            .query
+            .having
+            .iter()
+            .filter(|p| !matches!(p, Pred::Subquery(_)))
+            .collect();
         let having_sel = conjunction_selectivity(having.iter().copied(), &st);
         let having_detail = Self::filter_detail(&having);
         if self.query.group_by.is_empty() {
@@ -1666,57 +1767,63 @@ impl<'a> Planner<'a> {
     }
 
     fn sort_and_limit(&self, input: PlanNode, ordered: bool) -> PlanNode {
-        use cost::*;
-        let q = self.query;
-        let wanted = q.limit.map(|l| (l + q.offset.unwrap_or(0)) as f64);
-        let mut node = input;
-        if !q.order_by.is_empty() && !ordered {
-            let n = node.rows.max(1.0);
-            let cmp = match wanted {
-                Some(k) => n * (2.0 * k).max(2.0).log2(),
-                None => n * n.max(2.0).log2(),
-            };
-            let cost = node.cost + cmp * SORT_COMPARISON_COST;
-            let keys = q
-                .order_by
-                .iter()
-                .map(|k| format!("{}{}", k.expr, if k.desc { " DESC" } else { "" }))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let label = if wanted.is_some() { "top-N" } else { "full" };
-            node = PlanNode {
-                kind: NodeKind::Sort,
-                table: None,
-                index: None,
-                rows: node.rows,
-                startup_cost: cost,
-                cost,
-                details: vec![format!("Sort Key: {keys}"), format!("Method: {label}")],
-                children: vec![node],
-            };
-        }
-        if let Some(k) = wanted {
-            let frac = (k / node.rows.max(1.0)).min(1.0);
-            let rows = (node.rows.min(k) - q.offset.unwrap_or(0) as f64).max(0.0);
-            let cost = node.startup_cost + (node.cost - node.startup_cost) * frac;
-            let mut details = vec![format!("Limit: {}", q.limit.unwrap_or(0))];
-            if let Some(o) = q.offset {
-                details.push(format!("Offset: {o}"));
-            }
-            node = PlanNode {
-                kind: NodeKind::Limit,
-                table: None,
-                index: None,
-                rows,
-                startup_cost: node.startup_cost,
-                cost,
-                details,
-                children: vec![node],
-            };
-        }
-        node
+        sort_and_limit(self.query, input, ordered)
     }
+}
 
+/// `ORDER BY` (unless the input is `ordered`) and `LIMIT`/`OFFSET` of `q` over `input`.
+fn sort_and_limit(q: &Query, input: PlanNode, ordered: bool) -> PlanNode {
+    use cost::*;
+    let wanted = q.limit.map(|l| (l + q.offset.unwrap_or(0)) as f64);
+    let mut node = input;
+    if !q.order_by.is_empty() && !ordered {
+        let n = node.rows.max(1.0);
+        let cmp = match wanted {
+            Some(k) => n * (2.0 * k).max(2.0).log2(),
+            None => n * n.max(2.0).log2(),
+        };
+        let cost = node.cost + cmp * SORT_COMPARISON_COST;
+        let keys = q
+            .order_by
+            .iter()
+            .map(|k| format!("{}{}", k.expr, if k.desc { " DESC" } else { "" }))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let label = if wanted.is_some() { "top-N" } else { "full" };
+        node = PlanNode {
+            kind: NodeKind::Sort,
+            table: None,
+            index: None,
+            rows: node.rows,
+            startup_cost: cost,
+            cost,
+            details: vec![format!("Sort Key: {keys}"), format!("Method: {label}")],
+            children: vec![node],
+        };
+    }
+    if let Some(k) = wanted {
+        let frac = (k / node.rows.max(1.0)).min(1.0);
+        let rows = (node.rows.min(k) - q.offset.unwrap_or(0) as f64).max(0.0);
+        let cost = node.startup_cost + (node.cost - node.startup_cost) * frac;
+        let mut details = vec![format!("Limit: {}", q.limit.unwrap_or(0))];
+        if let Some(o) = q.offset {
+            details.push(format!("Offset: {o}"));
+        }
+        node = PlanNode {
+            kind: NodeKind::Limit,
+            table: None,
+            index: None,
+            rows,
+            startup_cost: node.startup_cost,
+            cost,
+            details,
+            children: vec![node],
+        };
+    }
+    node
+}
+
+impl Planner<'_> {
     /// Whether an access path's order satisfies `ORDER BY` (single-table, no aggregation).
     fn provides_order(&self, t: usize, access: &Access) -> Result<bool> {
         let keys: &[OrderKey] = &self.query.order_by;
@@ -1739,19 +1846,35 @@ impl<'a> Planner<'a> {
         let mut singles = Vec::new();
         let mut all_paths = Vec::new();
         for t in 0..self.tables.len() {
-            let paths = self.access_paths(t)?;
+            let mut paths = self.access_paths(t)?;
+            // Subqueries over this table alone filter it before any join.
+            for access in &mut paths {
+                access.node = self.apply_sublinks(access.node.clone(), |mask| mask == 1 << t);
+            }
             singles.push(Self::best_unordered(&paths).clone());
             all_paths.push(paths);
         }
+        // Subqueries over no table or several apply once their tables are joined.
+        let above_joins = |mask: u64| mask.count_ones() != 1;
         let mut candidates = Vec::new();
-        if self.tables.len() == 1 && !self.query.is_aggregate() && !self.query.order_by.is_empty() {
+        let filters_only = self.sublinks.iter().all(Sublink::keeps_order);
+        if self.tables.len() == 1
+            && !self.query.is_aggregate()
+            && !self.query.order_by.is_empty()
+            && filters_only
+        {
             for access in &all_paths[0] {
                 let ordered = self.provides_order(0, access)?;
-                candidates.push(self.sort_and_limit(access.node.clone(), ordered));
+                let node = self.apply_sublinks(access.node.clone(), above_joins);
+                candidates.push(self.sort_and_limit(node, ordered));
             }
         } else {
             let joined = self.join_tree(&singles);
-            let aggregated = self.aggregate(joined)?;
+            let joined = self.apply_sublinks(joined, above_joins);
+            let mut aggregated = self.aggregate(joined)?;
+            for s in &self.having_sublinks {
+                aggregated = self.apply_sublink(aggregated, s);
+            }
             candidates.push(self.sort_and_limit(aggregated, false));
         }
         let root = candidates
