@@ -8,6 +8,13 @@
 //!   computes the value with a trivial loader and inserts it (evicting once full).
 //! - `cache/insert_evict/{impl}`: one thread inserts never-seen keys into a full cache, so each
 //!   insert evicts (or, for a TinyLFU admission policy, rejects) an entry.
+//! - `cache/warm_start/zipf-1.0/{backend}/{start}`: the first [`FIRST_REQUESTS`] cache-aside
+//!   requests (`get_or_insert_with`) a new `cache::Cache` serves after a restart, on one
+//!   thread; `{start}` is `cold` (an empty cache) or `warm` (built with `build_with` from the
+//!   `snapshot` of a cache that served the previous traffic); `{backend}` is `free` (the
+//!   loader is trivial, so only the cache's own work is timed: a hit against a miss plus an
+//!   insert) or `spin-1us` (the loader spins for 1 µs, standing for a fast backend, so the
+//!   hit ratio shows in the latency). Only ours: the peers have no warm-up API.
 //!
 //! where `{s}` is the Zipf exponent, `0.8`, `1.0` or `1.2`; `{t}` the thread count, `1` or `2`;
 //! and `{impl}` one of
@@ -58,6 +65,10 @@ const BATCH: usize = 1024;
 const EXPONENTS: [(&str, f64); 3] = [("0.8", 0.8), ("1.0", 1.0), ("1.2", 1.2)];
 /// Thread counts.
 const THREADS: [usize; 2] = [1, 2];
+/// Requests timed after a restart in `cache/warm_start`.
+const FIRST_REQUESTS: usize = 10_000;
+/// The hasher seed of the `cache/warm_start` caches, so that every iteration does the same work.
+const WARM_START_SEED: u64 = 0x7761_726d;
 const MAX_THREADS: usize = 2;
 
 /// The value "loaded" on a miss: cheap, so the benchmark measures the cache, not the loader.
@@ -374,5 +385,83 @@ fn insert_evict_group(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, zipf_groups, insert_evict_group);
+type Seeded = cache::Cache<u64, u64, foldhash::fast::FixedState>;
+
+/// What `cache/warm_start` replays: the snapshot taken before the restart, and the requests
+/// timed after it.
+struct WarmStart {
+    snapshot: Vec<(u64, u64)>,
+    after: Vec<u64>,
+}
+
+/// A loader: how a miss computes its value.
+type Loader = fn(u64) -> u64;
+
+fn seeded_builder() -> cache::CacheBuilder<u64, u64, foldhash::fast::FixedState> {
+    cache::Cache::builder(CAPACITY).hasher(foldhash::fast::FixedState::with_seed(WARM_START_SEED))
+}
+
+/// The first requests after a restart, cold against warm. The traffic before the restart is
+/// thread 0's Zipf sequence, the traffic after it thread 1's (same distribution, another
+/// seed), so the warm cache is judged on requests it has not seen.
+fn warm_start_group(c: &mut Criterion) {
+    let workload_cell: OnceCell<WarmStart> = OnceCell::new();
+    let workload = || {
+        workload_cell.get_or_init(|| {
+            let mut sequences = zipf_sequences(1.0);
+            let after = sequences.pop().expect("two sequences");
+            let before = seeded_builder().build();
+            for &key in &sequences[0] {
+                before.get_or_insert_with(key, || load(key));
+            }
+            WarmStart {
+                snapshot: before.snapshot(),
+                after: after[..FIRST_REQUESTS].to_vec(),
+            }
+        })
+    };
+    let backends: [(&str, Loader); 2] = [("free", load), ("spin-1us", load_slowly)];
+    for (backend, loader) in backends {
+        let mut group = c.benchmark_group(format!("cache/warm_start/zipf-1.0/{backend}"));
+        configure(&mut group);
+        group.throughput(Throughput::Elements(FIRST_REQUESTS as u64));
+        for warm in [false, true] {
+            group.bench_function(if warm { "warm" } else { "cold" }, |b| {
+                let WarmStart { snapshot, after } = workload();
+                b.iter_custom(|iters| {
+                    let mut elapsed = Duration::ZERO;
+                    for _ in 0..iters {
+                        // Building (and warming) the cache is the restart, not the requests.
+                        let cache: Seeded = if warm {
+                            seeded_builder().build_with(snapshot.iter().copied())
+                        } else {
+                            seeded_builder().build()
+                        };
+                        let began = Instant::now();
+                        let mut acc = 0u64;
+                        for &key in after {
+                            acc = acc.wrapping_add(cache.get_or_insert_with(key, || loader(key)));
+                        }
+                        elapsed += began.elapsed();
+                        black_box(acc);
+                        drop(cache);
+                    }
+                    elapsed
+                });
+            });
+        }
+        group.finish();
+    }
+}
+
+/// A loader standing for a fast backend: [`load`] after spinning for 1 µs.
+fn load_slowly(key: u64) -> u64 {
+    let began = Instant::now();
+    while began.elapsed() < Duration::from_micros(1) {
+        std::hint::spin_loop();
+    }
+    load(key)
+}
+
+criterion_group!(benches, zipf_groups, insert_evict_group, warm_start_group);
 criterion_main!(benches);
