@@ -475,22 +475,23 @@ impl Planner<'_> {
         };
         // The subquery with its correlated conjuncts as parameters, run per outer row.
         let mut queries = Vec::new();
-        let mut per_row = |extra: Vec<Pred>, select: Option<Vec<SelectItemModel>>| -> Result<Plan> {
-            let mut q = child.clone();
-            q.predicates = corr
-                .own
-                .iter()
-                .cloned()
-                .chain(corr.params.clone())
-                .collect();
-            q.predicates.extend(extra);
-            if let Some(select) = select {
-                q.select = select;
-            }
-            let plan = self.plan_child(&q, &rels)?.plan;
-            queries.push(q);
-            Ok(plan)
-        };
+        let mut per_row =
+            |extra: Vec<Pred>, select: Option<Vec<SelectItemModel>>| -> Result<Plan> {
+                let mut q = child.clone();
+                q.predicates = corr
+                    .own
+                    .iter()
+                    .cloned()
+                    .chain(corr.params.clone())
+                    .collect();
+                q.predicates.extend(extra);
+                if let Some(select) = select {
+                    q.select = select;
+                }
+                let plan = self.plan_child(&q, &rels)?.plan;
+                queries.push(q);
+                Ok(plan)
+            };
         match &sub.test {
             SubqueryTest::Compare { left, op } => {
                 single_output(child, "scalar")?;
@@ -587,7 +588,8 @@ impl Planner<'_> {
                 // Planned once without the correlated conjuncts: the groups of an aggregate
                 // would change, so only an uncorrelated aggregate is planned so.
                 let mut once_rows = None;
-                if !sublink.keys.is_empty() && !(aggregate && correlated) {
+                let regroups = aggregate && correlated;
+                if !sublink.keys.is_empty() && !regroups {
                     let mut q = child.clone();
                     q.predicates = corr.own.clone();
                     q.select = select.clone();
