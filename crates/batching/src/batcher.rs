@@ -18,7 +18,8 @@
 //!
 //! Lock order: front before back. A worker drops the back lock before it takes the front one.
 //! Before parking, an idle worker spins briefly on an atomic activity counter (bumped when a
-//! batch is sealed), and senders only signal the condvar when a worker is actually parked.
+//! batch is sealed), and senders only signal the condvar when a worker is actually parked; a
+//! sender that finds the buffer full spins briefly on the count of items taken before it parks.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -493,6 +494,16 @@ impl<T: Send + 'static> Shared<T> {
         drop(front);
         let mut taken_seen = taken_seen;
         loop {
+            // A worker that is running takes the next batch within microseconds: watch for that
+            // before parking, so that a producer that keeps the buffer full is not put to sleep
+            // and woken (a system call on both sides) once per batch. No longer than the time
+            // left, in case the clock flows with real time.
+            let left = deadline.saturating_sub(self.clock.now());
+            let budget = self
+                .clock
+                .max_block(left)
+                .map_or(SPIN_BUDGET, |left| left.min(SPIN_BUDGET));
+            self.spin_until(budget, || self.taken.load(Ordering::Acquire) != taken_seen);
             {
                 let mut back = self.back.lock();
                 loop {
@@ -581,8 +592,9 @@ impl<T: Send + 'static> Shared<T> {
                 // cache miss per batch), so it spins no longer than a linger: it then sees
                 // any batch started meanwhile before that batch's linger has run out.
                 let budget = block.unwrap_or(self.linger).min(SPIN_BUDGET);
-                let active =
-                    MutexGuard::unlocked(&mut back, || self.spin_for_activity(seen, budget));
+                let active = MutexGuard::unlocked(&mut back, || {
+                    self.spin_until(budget, || self.signals.activity() != seen)
+                });
                 spun = !active;
                 continue;
             }
@@ -610,19 +622,19 @@ impl<T: Send + 'static> Shared<T> {
         }
     }
 
-    /// Spins (yielding now and then) until `activity` moves on from `seen` or `budget` of real
-    /// time has passed; whether it moved. Called without a lock.
-    fn spin_for_activity(&self, seen: u64, budget: Duration) -> bool {
+    /// Spins (yielding now and then) until `done` or until `budget` of real time has passed;
+    /// whether `done`. Called without a lock.
+    fn spin_until(&self, budget: Duration, done: impl Fn() -> bool) -> bool {
         let start = Instant::now();
         loop {
             for _ in 0..SPINS_PER_YIELD {
-                if self.signals.activity() != seen {
+                if done() {
                     return true;
                 }
                 std::hint::spin_loop();
             }
             if start.elapsed() >= budget {
-                return self.signals.activity() != seen;
+                return done();
             }
             std::thread::yield_now();
         }

@@ -51,7 +51,10 @@
 //! the workers' progress only when the room it last saw is used up. A worker with nothing to
 //! do spins for a few tens of microseconds (at most a linger) before it parks, so a batch that
 //! fills quickly is handed over without a wake-up; a parked worker is woken at most twice per
-//! batch: at its first item, to time its linger, and when it is sealed. Metrics are counted
+//! batch: at its first item, to time its linger, and when it is sealed. A `send` that finds
+//! the buffer full likewise watches for a worker to take a batch for a few tens of
+//! microseconds (at most its timeout) before it parks, so a producer that keeps the buffer
+//! full is not put to sleep and woken once per batch. Metrics are counted
 //! per batch under the workers' lock, so they are always on; the queue time in [`Metrics`] is
 //! therefore per batch: the wait of its oldest item.
 //!
