@@ -56,5 +56,6 @@ pub use error::{Error, Position, Result};
 pub use explain::{explain_json, explain_text};
 pub use parse::{Query, parse_query};
 pub use plan::{
-    IndexHint, NodeKind, Plan, PlanNode, PlanOptions, plan_query, plan_sql, plan_sql_with,
+    IndexHint, JoinSearch, NodeKind, Plan, PlanNode, PlanOptions, plan_query, plan_sql,
+    plan_sql_with,
 };

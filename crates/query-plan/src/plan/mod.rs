@@ -27,7 +27,13 @@
 //!   group.
 //!
 //! Join order: every left-deep order is costed by dynamic programming over table subsets
-//! for up to [`MAX_DP_TABLES`] tables; beyond that the written order is kept.
+//! for up to [`MAX_DP_TABLES`] tables (joins along an equality preferred to cross
+//! products). Beyond that (or with [`JoinSearch::Greedy`]), a greedy search with local
+//! improvement: from each table in turn, the next table is the one that keeps the
+//! intermediate result smallest (and, a second order, the one whose join step is
+//! cheapest), along an equality when one exists; the cheapest of these `2n` orders is then
+//! improved by moving single tables while that lowers the cost. Polynomial in the tables
+//! instead of `O(n 2ⁿ)`.
 //!
 //! # Selectivity
 //!
@@ -250,6 +256,18 @@ pub enum IndexHint {
 pub struct PlanOptions {
     /// Index hints.
     pub hints: Vec<IndexHint>,
+    /// How the join order is searched.
+    pub join_search: JoinSearch,
+}
+
+/// How the planner searches join orders.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum JoinSearch {
+    /// Exhaustive (dynamic programming) up to [`MAX_DP_TABLES`] tables, greedy beyond.
+    #[default]
+    Auto,
+    /// Greedy at any size (to compare it with the exhaustive search, or to plan faster).
+    Greedy,
 }
 
 impl PlanOptions {
@@ -264,6 +282,13 @@ impl PlanOptions {
     #[must_use]
     pub fn ignore_index(mut self, name: impl Into<String>) -> Self {
         self.hints.push(IndexHint::Ignore(name.into()));
+        self
+    }
+
+    /// Search join orders this way.
+    #[must_use]
+    pub fn join_search(mut self, search: JoinSearch) -> Self {
+        self.join_search = search;
         self
     }
 }
@@ -1621,23 +1646,16 @@ impl<'a> Planner<'a> {
             .node
     }
 
-    /// The join tree: every left-deep order costed by dynamic programming over table
-    /// subsets (estimates only; nodes are built once, for the winning tree), or the written
-    /// order beyond [`MAX_DP_TABLES`] tables.
+    /// The join tree: every left-deep order costed by dynamic programming over table subsets
+    /// (estimates only; nodes are built once, for the winning tree), or the greedy search
+    /// beyond [`MAX_DP_TABLES`] tables.
     fn join_tree(&self, singles: &[PlanNode]) -> PlanNode {
         let n = singles.len();
         if n == 1 {
             return singles[0].clone();
         }
-        if n > MAX_DP_TABLES {
-            let mut acc = singles[0].clone();
-            let mut mask = 1u64;
-            for (t, single) in singles.iter().enumerate().skip(1) {
-                let step = self.join_step(Estimate::of(&acc), mask, t, Estimate::of(single));
-                acc = self.join_node(acc, mask, t, single.clone(), step);
-                mask |= 1 << t;
-            }
-            return acc;
+        if n > MAX_DP_TABLES || self.options.join_search == JoinSearch::Greedy {
+            return self.greedy_join_tree(singles);
         }
         let full = (1u64 << n) - 1;
         let estimates: Vec<Estimate> = singles.iter().map(Estimate::of).collect();
@@ -1676,6 +1694,140 @@ impl<'a> Planner<'a> {
             best[mask as usize] = choice;
         }
         self.build_join_tree(full, &best, singles)
+    }
+
+    /// Greedy left-deep orders, then a local search: from each starting table, the next
+    /// table is the one that keeps the intermediate result smallest, or (a second order)
+    /// whose join step is cheapest, along an equality when one exists; the cheapest of these
+    /// `2n` orders is then improved by moving one table to another position while that
+    /// lowers the cost.
+    fn greedy_join_tree(&self, singles: &[PlanNode]) -> PlanNode {
+        let n = singles.len();
+        let estimates: Vec<Estimate> = singles.iter().map(Estimate::of).collect();
+        let mut best: Option<(f64, Vec<usize>)> = None;
+        for start in 0..n {
+            for by_rows in [true, false] {
+                let order = self.greedy_order(&estimates, start, by_rows);
+                let cost = self.order_cost(&estimates, &order);
+                if best.as_ref().is_none_or(|(b, _)| cost < *b) {
+                    best = Some((cost, order));
+                }
+            }
+        }
+        let (mut cost, mut order) = best.expect("one order at least");
+        // Local search: move one table to another position; repeat while it helps. A move
+        // leaves the order before its first changed position as it was, so the joins up to
+        // there are taken from `prefix` rather than costed again.
+        for _ in 0..n {
+            let mut improved = false;
+            let mut prefix = self.prefixes(&estimates, &order);
+            for from in 0..n {
+                for to in 0..n {
+                    if from == to {
+                        continue;
+                    }
+                    let mut candidate = order.clone();
+                    let t = candidate.remove(from);
+                    candidate.insert(to, t);
+                    let first = from.min(to);
+                    let c = self.order_cost_from(&estimates, &candidate, first, prefix[first]);
+                    if c < cost * (1.0 - 1e-12) {
+                        (cost, order) = (c, candidate);
+                        prefix = self.prefixes(&estimates, &order);
+                        improved = true;
+                    }
+                }
+            }
+            if !improved {
+                break;
+            }
+        }
+        let mut node = singles[order[0]].clone();
+        let mut mask = 1u64 << order[0];
+        let mut acc = estimates[order[0]];
+        for &t in &order[1..] {
+            let step = self.join_step(acc, mask, t, estimates[t]);
+            node = self.join_node(node, mask, t, singles[t].clone(), step);
+            acc = step.est;
+            mask |= 1 << t;
+        }
+        node
+    }
+
+    /// One greedy left-deep order from `start`: each step joins the table (along an equality
+    /// when one exists) giving the fewest rows (`by_rows`) or the cheapest join.
+    fn greedy_order(&self, estimates: &[Estimate], start: usize, by_rows: bool) -> Vec<usize> {
+        let n = estimates.len();
+        let mut mask = 1u64 << start;
+        let mut acc = estimates[start];
+        let mut order = vec![start];
+        while order.len() < n {
+            let connected = |t: usize| self.edges_between(mask, t).next().is_some();
+            let open = |t: usize| mask & (1 << t) == 0;
+            let any_connected = (0..n).any(|t| open(t) && connected(t));
+            let key = |step: &JoinStep| {
+                if by_rows {
+                    (step.est.rows, step.est.cost)
+                } else {
+                    (step.est.cost, step.est.rows)
+                }
+            };
+            let mut choice: Option<(usize, JoinStep)> = None;
+            for (t, inner) in estimates.iter().enumerate() {
+                if !open(t) || (any_connected && !connected(t)) {
+                    continue;
+                }
+                let step = self.join_step(acc, mask, t, *inner);
+                if choice.is_none_or(|(_, c)| key(&step) < key(&c)) {
+                    choice = Some((t, step));
+                }
+            }
+            let (t, step) = choice.expect("a table is left to join");
+            acc = step.est;
+            mask |= 1 << t;
+            order.push(t);
+        }
+        order
+    }
+
+    /// The estimated cost of joining the tables in this left-deep order.
+    fn order_cost(&self, estimates: &[Estimate], order: &[usize]) -> f64 {
+        self.order_cost_from(estimates, order, 0, None)
+    }
+
+    /// The cost of `order`, its joins before position `first` given by `prefix` (the
+    /// estimate and tables of the first `first` tables; `None` when `first` is 0).
+    fn order_cost_from(
+        &self,
+        estimates: &[Estimate],
+        order: &[usize],
+        first: usize,
+        prefix: Option<(Estimate, u64)>,
+    ) -> f64 {
+        let (mut acc, mut mask, rest) = match prefix {
+            Some((acc, mask)) => (acc, mask, &order[first..]),
+            None => (estimates[order[0]], 1u64 << order[0], &order[1..]),
+        };
+        for &t in rest {
+            acc = self.join_step(acc, mask, t, estimates[t]).est;
+            mask |= 1 << t;
+        }
+        acc.cost
+    }
+
+    /// Per position `i` of `order`: the estimate and tables of its first `i` tables (`None`
+    /// for none).
+    fn prefixes(&self, estimates: &[Estimate], order: &[usize]) -> Vec<Option<(Estimate, u64)>> {
+        let mut out = vec![None];
+        let mut acc = estimates[order[0]];
+        let mut mask = 1u64 << order[0];
+        out.push(Some((acc, mask)));
+        for &t in &order[1..order.len() - 1] {
+            acc = self.join_step(acc, mask, t, estimates[t]).est;
+            mask |= 1 << t;
+            out.push(Some((acc, mask)));
+        }
+        out
     }
 
     fn build_join_tree(

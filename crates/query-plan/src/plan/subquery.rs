@@ -151,6 +151,7 @@ pub(super) fn reads_table(query: &Query, name: &str) -> bool {
 /// tables it reads.
 fn child_options(catalog: &Catalog, options: &PlanOptions, query: &Query) -> PlanOptions {
     PlanOptions {
+        join_search: options.join_search,
         hints: options
             .hints
             .iter()
