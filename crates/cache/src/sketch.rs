@@ -7,8 +7,19 @@
 //! "TinyLFU: A Highly Efficient Cache Admission Policy", 2017).
 //!
 //! As in Caffeine, a key's four counters all sit in one 64-byte block of eight words, so an
-//! increment touches one cache line instead of four.
+//! increment touches one cache line instead of four. Unlike Caffeine, the table has two words
+//! per unit of capacity instead of one (see [`WORDS_PER_ENTRY`]).
 
+/// Table words per unit of capacity: 8 counters per entry in each row.
+///
+/// A sample between two halvings holds 10 accesses per entry, so a row sees up to 10 distinct
+/// keys per entry of capacity, and a count-min estimate over-counts a rare key by about the
+/// number of keys per counter. With Caffeine's one word (4 counters per row per entry) the
+/// one-off keys that fill a sample inflated the estimates of new keys enough to decide
+/// admissions; two words halve that error for 8 more bytes per entry. Measured on the shared
+/// traces at 54 points (README, "Hit ratio on real traces"): 35 instead of 31 at or above the
+/// best peer, total shortfall 9.6 instead of 13.9 points; four words measured no better.
+const WORDS_PER_ENTRY: usize = 2;
 const RESET_MASK: u64 = 0x7777_7777_7777_7777;
 const ONE_MASK: u64 = 0x1111_1111_1111_1111;
 
@@ -32,9 +43,11 @@ impl FrequencySketch {
     /// A sketch sized for a cache holding about `capacity` entries.
     pub(crate) fn new(capacity: u64) -> Self {
         let capacity = capacity.clamp(8, 1 << 26);
-        let table_len = usize::try_from(capacity)
+        let table_len = (usize::try_from(capacity)
             .expect("capacity is clamped to fit usize")
-            .next_power_of_two();
+            .next_power_of_two()
+            * WORDS_PER_ENTRY)
+            .min(1 << 26);
         FrequencySketch {
             table: vec![Block::default(); table_len / 8].into_boxed_slice(),
             block_mask: table_len / 8 - 1,
@@ -155,6 +168,25 @@ mod tests {
             .filter(|key| sketch.frequency(key.wrapping_mul(0x2545_f491_4f6c_dd1d)) > 0)
             .count();
         assert!(nonzero < 100, "too many false positives: {nonzero}");
+    }
+
+    #[test]
+    fn a_full_sample_of_one_off_keys_leaves_most_unseen_keys_at_zero() {
+        // A sample is 10 accesses per entry of capacity; all of them distinct keys is the worst
+        // case for over-counting. With 4 counters per row per entry about 70 % of unseen keys
+        // would read at least 1 after it; with 8, about 25 %.
+        let mut sketch = FrequencySketch::new(1024);
+        let mix = |key: u64| key.wrapping_mul(0x2545_f491_4f6c_dd1d);
+        for key in 0..10 * 1024 {
+            sketch.increment(mix(key));
+        }
+        let inflated = (1_000_000..1_010_000)
+            .filter(|&key| sketch.frequency(mix(key)) > 0)
+            .count();
+        assert!(
+            inflated < 4_000,
+            "{inflated} of 10000 unseen keys read above 0"
+        );
     }
 
     #[test]
