@@ -398,7 +398,11 @@ impl Catalog {
                 columns.extend(expr.columns());
             }
         }
-        for p in &query.predicates {
+        for p in query
+            .predicates
+            .iter()
+            .chain(query.left_joins.iter().flat_map(|j| &j.on))
+        {
             columns.extend(p.columns());
         }
         for g in &query.group_by {

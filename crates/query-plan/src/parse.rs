@@ -18,9 +18,10 @@
 //! `x [NOT] IN (SELECT ...)` or `x op (SELECT ...)` ([`Pred::Subquery`], correlated or not);
 //! `FROM` may hold derived tables, `WITH` queries (non-recursive) and the views of a
 //! `CREATE VIEW ...; SELECT ...; DROP VIEW ...` script ([`Derived`]); `UNION [ALL]` combines
-//! SELECTs ([`Query::union`]). Subqueries elsewhere (under `OR`, in the projection), window
-//! functions, `INTERSECT`/`EXCEPT`, recursive CTEs, outer joins and `DISTINCT` stay
-//! [`Error::Unsupported`].
+//! SELECTs ([`Query::union`]); `LEFT [OUTER] JOIN ... ON` keeps its conditions apart
+//! ([`Query::left_joins`]). Subqueries elsewhere (under `OR`, in the projection), window
+//! functions, `INTERSECT`/`EXCEPT`, recursive CTEs, right and full joins and `DISTINCT`
+//! stay [`Error::Unsupported`].
 
 use std::fmt;
 use std::ops::ControlFlow;
@@ -671,6 +672,19 @@ pub struct Query {
     /// The SELECTs combined with this one by `UNION [ALL]`, in written order. When there are
     /// any, `order_by`, `limit` and `offset` apply to the combined rows.
     pub union: Vec<UnionArm>,
+    /// `LEFT [OUTER] JOIN`s: their tables are in `tables`, their `ON` conjuncts here (not in
+    /// `predicates`).
+    pub left_joins: Vec<LeftJoin>,
+}
+
+/// One `LEFT [OUTER] JOIN table ON ...`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeftJoin {
+    /// The position in [`Query::tables`] of the table whose rows may be missing (filled
+    /// with `NULL`s).
+    pub table: usize,
+    /// The `ON` conjuncts.
+    pub on: Vec<Pred>,
 }
 
 /// One SELECT after a `UNION` or `UNION ALL`.
@@ -1010,8 +1024,13 @@ fn convert_select(select: &ast::Select, scope: &[Named], out: &mut Query) -> Res
         for join in &twj.joins {
             out.tables
                 .push(convert_table_factor(&join.relation, scope)?);
+            let mut left = false;
             let constraint = match &join.join_operator {
                 JoinOperator::Join(c) | JoinOperator::Inner(c) => c,
+                JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => {
+                    left = true;
+                    c
+                }
                 JoinOperator::CrossJoin(JoinConstraint::None) => &JoinConstraint::None,
                 other => {
                     let name = format!("{other:?}");
@@ -1020,7 +1039,21 @@ fn convert_select(select: &ast::Select, scope: &[Named], out: &mut Query) -> Res
                 }
             };
             match constraint {
+                JoinConstraint::On(e) if left => {
+                    let mut on = Vec::new();
+                    convert_conjuncts(e, scope, false, &mut on)?;
+                    if on.iter().any(|p| matches!(p, Pred::Subquery(_))) {
+                        return Err(unsupported_at("subquery in a LEFT JOIN's ON", e));
+                    }
+                    out.left_joins.push(LeftJoin {
+                        table: out.tables.len() - 1,
+                        on,
+                    });
+                }
                 JoinConstraint::On(e) => convert_conjuncts(e, scope, false, &mut out.predicates)?,
+                JoinConstraint::None if left => {
+                    return Err(unsupported_at("LEFT JOIN without ON", &join.relation));
+                }
                 JoinConstraint::None => {}
                 JoinConstraint::Using(_) | JoinConstraint::UsingAlias(..) => {
                     return Err(unsupported_at("JOIN ... USING", &join.relation));

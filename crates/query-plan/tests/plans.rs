@@ -387,8 +387,8 @@ fn unsupported_constructs_are_named() {
             "UNION of SELECTs with 1 and 2 columns",
         ),
         (
-            "SELECT * FROM users u LEFT JOIN orders o ON o.user_id = u.id",
-            "Left join",
+            "SELECT * FROM users u FULL JOIN orders o ON o.user_id = u.id",
+            "FullOuter join",
         ),
         (
             "SELECT * FROM users WHERE CASE WHEN age > (SELECT 1) THEN 1 END = 1",

@@ -73,19 +73,10 @@ fn shared_queries_plan_or_fail_cleanly() {
     assert_eq!(planned.len() + failures.len(), total);
     // Pinned (issue 12): 40 of 65 planned (TPC-H 6 of 22) before LIKE with any pattern,
     // expressions and HAVING were estimated with default selectivities instead of refused;
-    // 51 (TPC-H 8) before subqueries, derived tables and views were planned. The one
-    // remaining refusal is q13's outer join.
+    // 51 (TPC-H 8) before subqueries, derived tables and views; 64 before LEFT JOIN (q13).
     let tpch = planned.iter().filter(|q| q.starts_with("tpch")).count();
-    assert_eq!((planned.len(), tpch), (64, 21), "planned: {planned:?}");
-    for (name, e) in &failures {
-        let Error::Unsupported { construct, .. } = e else {
-            panic!("{name}: {e}");
-        };
-        assert!(
-            construct.contains("LeftOuter join"),
-            "{name}: refused for something other than an outer join: {e}"
-        );
-    }
+    assert_eq!((planned.len(), tpch), (65, 22), "planned: {planned:?}");
+    assert!(failures.is_empty(), "{failures:?}");
 }
 
 #[test]

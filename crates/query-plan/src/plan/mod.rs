@@ -144,6 +144,11 @@ pub enum NodeKind {
     HashAggregate,
     /// `LIMIT` / `OFFSET`.
     Limit,
+    /// Hash join keeping every outer row (`LEFT JOIN`; the second child, the build side, is
+    /// the NULL-filled one).
+    HashLeftJoin,
+    /// Nested loop keeping every outer row (`LEFT JOIN`).
+    NestedLoopLeftJoin,
     /// Keep the outer rows that have a match in the inner input (`EXISTS`, `IN (SELECT ...)`),
     /// through a hash table of the inner input (the second child).
     HashSemiJoin,
@@ -177,6 +182,8 @@ impl NodeKind {
             NodeKind::Aggregate => "Aggregate",
             NodeKind::HashAggregate => "HashAggregate",
             NodeKind::Limit => "Limit",
+            NodeKind::HashLeftJoin => "Hash Left Join",
+            NodeKind::NestedLoopLeftJoin => "Nested Loop Left Join",
             NodeKind::HashSemiJoin => "Hash Semi Join",
             NodeKind::HashAntiJoin => "Hash Anti Join",
             NodeKind::NestedLoopSemiJoin => "Nested Loop Semi Join",
@@ -936,6 +943,11 @@ struct Planner<'a> {
     having_sublinks: Vec<Sublink>,
     /// The options, for the subqueries.
     options: PlanOptions,
+    /// Per table: for the NULL-filled side of a `LEFT JOIN`, the tables that must be joined
+    /// before it (those its `ON` reads); `None` for any other table.
+    required: Vec<Option<u64>>,
+    /// `WHERE` conjuncts over the NULL-filled side of a `LEFT JOIN`, applied above the joins.
+    above: Vec<Pred>,
 }
 
 struct Lookup<'p, 'a> {
@@ -1042,6 +1054,8 @@ impl<'a> Planner<'a> {
             sublinks: Vec::new(),
             having_sublinks: Vec::new(),
             options: options.clone(),
+            required: vec![None; query.tables.len()],
+            above: Vec::new(),
         };
         planner.apply_hints(options)?;
         let subqueries = planner.classify()?;
@@ -1166,42 +1180,151 @@ impl<'a> Planner<'a> {
                 subqueries.push((&**sub, true));
             }
         }
+        let nullable = self.nullable_tables()?;
         for p in &query.predicates {
             if let Pred::Subquery(sub) = p {
                 subqueries.push((&**sub, false));
                 continue;
             }
             let mask = self.need(p.columns())?;
-            if mask.count_ones() <= 1 {
-                let t = mask.trailing_zeros() as usize;
-                if mask == 0 {
+            if mask & nullable != 0 {
+                // Over the NULL-filled rows of an outer join: after the joins.
+                self.above.push(p.clone());
+                continue;
+            }
+            self.place(p, mask)?;
+        }
+        for join in &query.left_joins {
+            let b = 1u64 << join.table;
+            for p in &join.on {
+                let mask = self.need(p.columns())?;
+                if nullable & b == 0 {
+                    self.place(p, mask)?; // reduced to an inner join
+                    continue;
+                }
+                let others = mask & !b;
+                if others >> join.table != 0 {
                     return Err(Error::unsupported(
-                        format!("predicate without a table column: `{p}`"),
+                        format!("LEFT JOIN condition `{p}` reading a table joined after it"),
                         None,
                     ));
                 }
-                if let Some(cond) = like_index_cond(p)
-                    && !self.local[t].contains(&cond)
-                    && !self.like_conds[t].contains(&cond)
-                {
-                    self.like_conds[t].push(cond);
+                if let Some(required) = &mut self.required[join.table] {
+                    *required |= others;
                 }
-                self.local[t].push(p.clone());
-                continue;
+                // A condition that does not read the joined table still belongs to its join.
+                self.place(p, mask | b)?;
             }
-            if let Pred::ColCmp {
-                left,
-                op: CmpOp::Eq,
-                right,
-            } = p
-                && let (Some((a, ca)), Some((b, cb))) = (self.resolve(left)?, self.resolve(right)?)
-            {
-                self.edges.push((a, ca, b, cb, p.clone()));
-                continue;
-            }
-            self.residual.push((mask, p.clone()));
         }
         Ok(subqueries)
+    }
+
+    /// The tables on the NULL-filled side of a `LEFT JOIN` that stays an outer join (with
+    /// `required` set to the tables its `ON` reads). A `WHERE` conjunct that is false or
+    /// unknown when the table's columns are NULL (a comparison, `IN`, `LIKE`, `IS NOT NULL`)
+    /// drops the NULL-filled rows, so that join is an inner join (PostgreSQL's
+    /// `reduce_outer_joins`).
+    fn nullable_tables(&mut self) -> Result<u64> {
+        let mut nullable = 0u64;
+        for join in &self.query.left_joins {
+            let t = join.table;
+            let mut rejects = false;
+            for p in &self.query.predicates {
+                rejects |= self.rejects_nulls_of(p, t)?;
+            }
+            if !rejects {
+                nullable |= 1 << t;
+                self.required[t] = Some(0);
+            }
+        }
+        Ok(nullable)
+    }
+
+    /// Whether `p` cannot hold when table `t`'s columns are NULL.
+    fn rejects_nulls_of(&self, p: &Pred, t: usize) -> Result<bool> {
+        Ok(match p {
+            Pred::And(ps) => {
+                let mut any = false;
+                for q in ps {
+                    any |= self.rejects_nulls_of(q, t)?;
+                }
+                any
+            }
+            Pred::Or(ps) => {
+                let mut all = true;
+                for q in ps {
+                    all &= self.rejects_nulls_of(q, t)?;
+                }
+                all
+            }
+            Pred::IsNull { negated: false, .. }
+            | Pred::Not(_)
+            | Pred::Expr { .. }
+            | Pred::Subquery(_) => false,
+            other => {
+                let mut reads = false;
+                for c in other.columns() {
+                    reads |= matches!(self.resolve(c)?, Some((u, _)) if u == t);
+                }
+                reads
+            }
+        })
+    }
+
+    /// File one conjunct over the tables of `mask`: a filter of one table, a join equality
+    /// or another multi-table conjunct.
+    fn place(&mut self, p: &Pred, mask: u64) -> Result<()> {
+        if mask.count_ones() <= 1 {
+            let t = mask.trailing_zeros() as usize;
+            if mask == 0 {
+                return Err(Error::unsupported(
+                    format!("predicate without a table column: `{p}`"),
+                    None,
+                ));
+            }
+            if let Some(cond) = like_index_cond(p)
+                && !self.local[t].contains(&cond)
+                && !self.like_conds[t].contains(&cond)
+            {
+                self.like_conds[t].push(cond);
+            }
+            self.local[t].push(p.clone());
+            return Ok(());
+        }
+        if let Pred::ColCmp {
+            left,
+            op: CmpOp::Eq,
+            right,
+        } = p
+            && let (Some((a, ca)), Some((b, cb))) = (self.resolve(left)?, self.resolve(right)?)
+        {
+            self.edges.push((a, ca, b, cb, p.clone()));
+            return Ok(());
+        }
+        self.residual.push((mask, p.clone()));
+        Ok(())
+    }
+
+    /// Whether table `t` may join the tables of `outer_mask`: a `LEFT JOIN`'s table after
+    /// the tables its `ON` reads, and never as the first table of an order.
+    fn joinable(&self, outer_mask: u64, t: usize) -> bool {
+        let first = outer_mask.trailing_zeros() as usize;
+        let outer_alone_nullable = outer_mask.count_ones() == 1 && self.required[first].is_some();
+        !outer_alone_nullable && self.required[t].is_none_or(|req| outer_mask & req == req)
+    }
+
+    /// `WHERE` conjuncts over a `LEFT JOIN`'s NULL-filled rows, as a filter above the joins.
+    fn apply_above(&self, mut node: PlanNode) -> PlanNode {
+        use cost::*;
+        if self.above.is_empty() {
+            return node;
+        }
+        let preds: Vec<&Pred> = self.above.iter().collect();
+        let sel = conjunction_selectivity(preds.iter().copied(), &self.lookup());
+        node.cost += node.rows * CPU_OPERATOR_COST * preds.len() as f64;
+        node.rows = (node.rows * sel).max(1.0);
+        node.details.extend(Self::filter_detail(&preds));
+        node
     }
 
     /// Selectivities and index probes that do not depend on the join order, computed once.
@@ -1528,7 +1651,11 @@ impl<'a> Planner<'a> {
             sel *= self.residual_sel[r];
             n_residual += 1;
         }
-        let rows = (outer.rows * inner.rows * sel).max(1.0);
+        let mut rows = (outer.rows * inner.rows * sel).max(1.0);
+        if self.required[t].is_some() {
+            // A left join keeps every outer row, with NULLs where nothing matched.
+            rows = rows.max(outer.rows);
+        }
         let residual_cpu = rows * CPU_OPERATOR_COST * n_residual as f64;
         let mut best: Option<JoinStep> = None;
         let mut consider = |step: JoinStep| {
@@ -1600,10 +1727,16 @@ impl<'a> Planner<'a> {
             .map(|r| &self.residual[r].1)
             .collect();
         let mut details = Vec::new();
+        let left = self.required[t].is_some();
         let (kind, children) = match step.method {
             JoinMethod::Hash => {
                 details.push(format!("Hash Cond: {}", conds.join(" AND ")));
-                (NodeKind::HashJoin, vec![outer, inner])
+                let kind = if left {
+                    NodeKind::HashLeftJoin
+                } else {
+                    NodeKind::HashJoin
+                };
+                (kind, vec![outer, inner])
             }
             JoinMethod::IndexLoop(e) => {
                 let (a, _, _, _, pred) = &self.edges[e];
@@ -1626,6 +1759,10 @@ impl<'a> Planner<'a> {
             }
         };
         details.extend(Self::filter_detail(&residual).map(|f| format!("Join {f}")));
+        let kind = match kind {
+            NodeKind::NestedLoop if left => NodeKind::NestedLoopLeftJoin,
+            other => other,
+        };
         PlanNode {
             kind,
             table: None,
@@ -1673,6 +1810,7 @@ impl<'a> Planner<'a> {
                 mask & (1 << t) != 0
                     && best[(mask ^ (1 << t)) as usize].is_some()
                     && connected(mask ^ (1 << t), t)
+                    && self.joinable(mask ^ (1 << t), t)
             });
             let mut choice: Option<Subset> = None;
             for (t, inner) in estimates.iter().enumerate() {
@@ -1683,7 +1821,7 @@ impl<'a> Planner<'a> {
                 let Some((outer, _)) = best[outer_mask as usize] else {
                     continue;
                 };
-                if any_connected && !connected(outer_mask, t) {
+                if !self.joinable(outer_mask, t) || (any_connected && !connected(outer_mask, t)) {
                     continue;
                 }
                 let step = self.join_step(outer, outer_mask, t, *inner);
@@ -1705,7 +1843,7 @@ impl<'a> Planner<'a> {
         let n = singles.len();
         let estimates: Vec<Estimate> = singles.iter().map(Estimate::of).collect();
         let mut best: Option<(f64, Vec<usize>)> = None;
-        for start in 0..n {
+        for start in (0..n).filter(|&t| self.required[t].is_none()) {
             for by_rows in [true, false] {
                 let order = self.greedy_order(&estimates, start, by_rows);
                 let cost = self.order_cost(&estimates, &order);
@@ -1763,7 +1901,7 @@ impl<'a> Planner<'a> {
         let mut order = vec![start];
         while order.len() < n {
             let connected = |t: usize| self.edges_between(mask, t).next().is_some();
-            let open = |t: usize| mask & (1 << t) == 0;
+            let open = |t: usize| mask & (1 << t) == 0 && self.joinable(mask, t);
             let any_connected = (0..n).any(|t| open(t) && connected(t));
             let key = |step: &JoinStep| {
                 if by_rows {
@@ -1808,7 +1946,13 @@ impl<'a> Planner<'a> {
             Some((acc, mask)) => (acc, mask, &order[first..]),
             None => (estimates[order[0]], 1u64 << order[0], &order[1..]),
         };
+        if first == 0 && self.required[order[0]].is_some() {
+            return f64::INFINITY;
+        }
         for &t in rest {
+            if !self.joinable(mask, t) {
+                return f64::INFINITY;
+            }
             acc = self.join_step(acc, mask, t, estimates[t]).est;
             mask |= 1 << t;
         }
@@ -2021,7 +2165,7 @@ impl Planner<'_> {
                 candidates.push(self.sort_and_limit(node, ordered));
             }
         } else {
-            let joined = self.join_tree(&singles);
+            let joined = self.apply_above(self.join_tree(&singles));
             let joined = self.apply_sublinks(joined, above_joins);
             let mut aggregated = self.aggregate(joined)?;
             for s in &self.having_sublinks {
