@@ -75,7 +75,7 @@ use crate::parse::{
     self, CmpOp, ColumnRef, ExprKind, Literal, OrderKey, Pred, Query, Scalar, SelectItemModel,
     Subquery,
 };
-use subquery::{Relation, Sublink};
+use subquery::{Memo, Relation, Sublink};
 
 /// Cost constants (abstract units).
 pub mod cost {
@@ -331,7 +331,7 @@ pub fn plan_sql_with(catalog: &Catalog, sql: &str, options: &PlanOptions) -> Res
 
 /// Plan a parsed query.
 pub fn plan_query(catalog: &Catalog, query: &Query, options: &PlanOptions) -> Result<Plan> {
-    Ok(subquery::plan_relation(catalog, query, options)?.plan)
+    subquery::plan_statement(catalog, query, options)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -835,8 +835,9 @@ fn push_unique(v: &mut Vec<String>, s: &str) {
 /// Per table of `query` (in `FROM` order), the columns an index could serve.
 pub(crate) fn indexable_columns(catalog: &Catalog, query: &Query) -> Result<Vec<IndexableColumns>> {
     let options = PlanOptions::default();
-    let rels = subquery::relations(catalog, query, &options)?;
-    let planner = Planner::new(catalog, query, &rels, &options)?;
+    let memo = Memo::default();
+    let rels = subquery::relations(catalog, query, &options, &memo)?;
+    let planner = Planner::new(catalog, query, &rels, &options, &memo)?;
     let mut out: Vec<IndexableColumns> = planner
         .tables
         .iter()
@@ -943,6 +944,8 @@ struct Planner<'a> {
     having_sublinks: Vec<Sublink>,
     /// The options, for the subqueries.
     options: PlanOptions,
+    /// The subqueries already planned for this statement.
+    memo: &'a Memo,
     /// Per table: for the NULL-filled side of a `LEFT JOIN`, the tables that must be joined
     /// before it (those its `ON` reads); `None` for any other table.
     required: Vec<Option<u64>>,
@@ -1021,6 +1024,7 @@ impl<'a> Planner<'a> {
         query: &'a Query,
         rels: &'a [Relation<'_>],
         options: &PlanOptions,
+        memo: &'a Memo,
     ) -> Result<Self> {
         if query.tables.len() > 63 {
             return Err(Error::unsupported("more than 63 tables", None));
@@ -1054,6 +1058,7 @@ impl<'a> Planner<'a> {
             sublinks: Vec::new(),
             having_sublinks: Vec::new(),
             options: options.clone(),
+            memo,
             required: vec![None; query.tables.len()],
             above: Vec::new(),
         };

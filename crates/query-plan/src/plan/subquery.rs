@@ -32,6 +32,7 @@
 //!   to the result.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 
 use super::{Access, conjunction_selectivity};
 use super::{
@@ -56,22 +57,63 @@ pub(super) struct Relation<'c> {
 }
 
 /// A planned query and its output columns, for the query that reads it.
+#[derive(Clone)]
 pub(super) struct Planned {
     pub(super) plan: Plan,
     pub(super) columns: Vec<Column>,
 }
 
-/// Plan a query (a `UNION` or a SELECT with its subqueries).
-pub(super) fn plan_relation(
+/// The subqueries planned so far while planning one statement, by query: a subquery met
+/// again (the subqueries of a subquery planned both once and per row) is planned once.
+/// Planning depends only on the catalogue, the query and the options, which one statement
+/// shares.
+#[derive(Default)]
+pub(super) struct Memo(RefCell<Vec<(Query, Planned)>>);
+
+impl Memo {
+    fn get_or_plan(
+        &self,
+        query: &Query,
+        plan: impl FnOnce() -> Result<Planned>,
+    ) -> Result<Planned> {
+        if let Some((_, planned)) = self.0.borrow().iter().find(|(q, _)| q == query) {
+            return Ok(planned.clone());
+        }
+        let planned = plan()?;
+        self.0.borrow_mut().push((query.clone(), planned.clone()));
+        Ok(planned)
+    }
+}
+
+/// Plan a statement.
+pub(super) fn plan_statement(
     catalog: &Catalog,
     query: &Query,
     options: &PlanOptions,
-) -> Result<Planned> {
+) -> Result<Plan> {
+    let memo = Memo::default();
     if !query.union.is_empty() {
-        return plan_union(catalog, query, options);
+        return Ok(plan_union(catalog, query, options, &memo)?.plan);
     }
-    let rels = relations(catalog, query, options)?;
-    plan_over(catalog, query, &rels, options)
+    let rels = relations(catalog, query, options, &memo)?;
+    Planner::new(catalog, query, &rels, options, &memo)?.plan()
+}
+
+/// Plan a query inside the statement (a `UNION` or a SELECT with its subqueries), with its
+/// output columns.
+fn plan_relation(
+    catalog: &Catalog,
+    query: &Query,
+    options: &PlanOptions,
+    memo: &Memo,
+) -> Result<Planned> {
+    memo.get_or_plan(query, || {
+        if !query.union.is_empty() {
+            return plan_union(catalog, query, options, memo);
+        }
+        let rels = relations(catalog, query, options, memo)?;
+        plan_over(catalog, query, &rels, options, memo)
+    })
 }
 
 fn plan_over(
@@ -79,8 +121,9 @@ fn plan_over(
     query: &Query,
     rels: &[Relation<'_>],
     options: &PlanOptions,
+    memo: &Memo,
 ) -> Result<Planned> {
-    let planner = Planner::new(catalog, query, rels, options)?;
+    let planner = Planner::new(catalog, query, rels, options, memo)?;
     let plan = planner.plan()?;
     let columns = planner.output_columns(plan.rows())?;
     Ok(Planned { plan, columns })
@@ -91,6 +134,7 @@ pub(super) fn relations<'c>(
     catalog: &'c Catalog,
     query: &Query,
     options: &PlanOptions,
+    memo: &Memo,
 ) -> Result<Vec<Relation<'c>>> {
     query
         .tables
@@ -106,7 +150,7 @@ pub(super) fn relations<'c>(
                 });
             };
             let options = child_options(catalog, options, &derived.query);
-            let planned = plan_relation(catalog, &derived.query, &options)?;
+            let planned = plan_relation(catalog, &derived.query, &options, memo)?;
             let mut columns = planned.columns;
             if derived.columns.len() > columns.len() {
                 return Err(Error::unsupported(
@@ -166,7 +210,12 @@ fn child_options(catalog: &Catalog, options: &PlanOptions, query: &Query) -> Pla
     }
 }
 
-fn plan_union(catalog: &Catalog, query: &Query, options: &PlanOptions) -> Result<Planned> {
+fn plan_union(
+    catalog: &Catalog,
+    query: &Query,
+    options: &PlanOptions,
+    memo: &Memo,
+) -> Result<Planned> {
     let first = Query {
         union: Vec::new(),
         order_by: Vec::new(),
@@ -174,11 +223,11 @@ fn plan_union(catalog: &Catalog, query: &Query, options: &PlanOptions) -> Result
         offset: None,
         ..query.clone()
     };
-    let head = plan_relation(catalog, &first, options)?;
+    let head = plan_relation(catalog, &first, options, memo)?;
     let width = head.columns.len();
     let mut inputs = vec![head.plan.root];
     for arm in &query.union {
-        let planned = plan_relation(catalog, &arm.query, options)?;
+        let planned = plan_relation(catalog, &arm.query, options, memo)?;
         if planned.columns.len() != width {
             return Err(Error::unsupported(
                 format!(
@@ -434,16 +483,18 @@ impl Planner<'_> {
     fn plan_child(&self, query: &Query, rels: &[Relation<'_>]) -> Result<Planned> {
         let options = child_options(self.catalog, &self.options, query);
         if query.union.is_empty() {
-            plan_over(self.catalog, query, rels, &options)
+            self.memo.get_or_plan(query, || {
+                plan_over(self.catalog, query, rels, &options, self.memo)
+            })
         } else {
-            plan_relation(self.catalog, query, &options)
+            plan_relation(self.catalog, query, &options, self.memo)
         }
     }
 
     fn sublink(&mut self, sub: &Subquery, number: usize) -> Result<Sublink> {
         let child = &sub.query;
         let options = child_options(self.catalog, &self.options, child);
-        let rels = relations(self.catalog, child, &options)?;
+        let rels = relations(self.catalog, child, &options, self.memo)?;
         let scope = Scope {
             refs: &child.tables,
             tables: rels.iter().map(|r| &*r.table).collect(),
