@@ -2149,8 +2149,10 @@ impl Planner<'_> {
         for t in 0..self.tables.len() {
             let mut paths = self.access_paths(t)?;
             // Subqueries over this table alone filter it before any join.
-            for access in &mut paths {
-                access.node = self.apply_sublinks(access.node.clone(), |mask| mask == 1 << t);
+            if self.sublinks.iter().any(|s| s.mask == 1 << t) {
+                for access in &mut paths {
+                    access.node = self.apply_sublinks(access.node.clone(), |mask| mask == 1 << t);
+                }
             }
             singles.push(Self::best_unordered(&paths).clone());
             all_paths.push(paths);
