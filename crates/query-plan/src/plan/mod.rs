@@ -936,6 +936,10 @@ struct Planner<'a> {
     residual_sel: Vec<f64>,
     /// Per join equality: the best index probe into its first and its second table.
     probes: Vec<[Option<(&'a Index, Estimate)>; 2]>,
+    /// Per table: its join equalities (positions in `edges`, in order).
+    incident: Vec<Vec<usize>>,
+    /// Per table: the tables a join equality links it to.
+    adjacent: Vec<u64>,
     /// Per table: the plan of a derived table, `None` for a catalogue table.
     derived: Vec<Option<&'a Plan>>,
     /// Subqueries of `WHERE`, planned; each applies where its outer tables meet.
@@ -1054,6 +1058,8 @@ impl<'a> Planner<'a> {
             edge_sel: Vec::new(),
             residual_sel: Vec::new(),
             probes: Vec::new(),
+            incident: Vec::new(),
+            adjacent: Vec::new(),
             derived: rels.iter().map(|r| r.derived.as_ref()).collect(),
             sublinks: Vec::new(),
             having_sublinks: Vec::new(),
@@ -1334,6 +1340,17 @@ impl<'a> Planner<'a> {
 
     /// Selectivities and index probes that do not depend on the join order, computed once.
     fn estimate_predicates(&mut self) {
+        let n = self.tables.len();
+        self.incident = vec![Vec::new(); n];
+        self.adjacent = vec![0; n];
+        for (e, (a, _, b, _, _)) in self.edges.iter().enumerate() {
+            self.incident[*a].push(e);
+            self.adjacent[*a] |= 1 << b;
+            if b != a {
+                self.incident[*b].push(e);
+                self.adjacent[*b] |= 1 << a;
+            }
+        }
         let st = self.lookup();
         let local_sel = self
             .local
@@ -1620,13 +1637,15 @@ impl<'a> Planner<'a> {
     /// Join equalities between table `t` and the tables of `outer_mask` (positions in
     /// `self.edges`).
     fn edges_between(&self, outer_mask: u64, t: usize) -> impl Iterator<Item = usize> + '_ {
-        self.edges
-            .iter()
-            .enumerate()
-            .filter(move |(_, (a, _, b, _, _))| {
-                (*a == t && outer_mask & (1 << b) != 0) || (*b == t && outer_mask & (1 << a) != 0)
-            })
-            .map(|(i, _)| i)
+        self.incident[t].iter().copied().filter(move |&e| {
+            let (a, _, b, _, _) = &self.edges[e];
+            outer_mask & (1 << if *a == t { *b } else { *a }) != 0
+        })
+    }
+
+    /// Whether a join equality links table `t` to the tables of `outer_mask`.
+    fn connected(&self, outer_mask: u64, t: usize) -> bool {
+        self.adjacent[t] & outer_mask != 0
     }
 
     /// Multi-table conjuncts (positions in `self.residual`) that become checkable when `t`
@@ -1809,7 +1828,7 @@ impl<'a> Planner<'a> {
             if mask.count_ones() < 2 {
                 continue;
             }
-            let connected = |outer: u64, t: usize| self.edges_between(outer, t).next().is_some();
+            let connected = |outer: u64, t: usize| self.connected(outer, t);
             // Prefer joins along an edge; fall back to cross products only if none exists.
             let any_connected = (0..n).any(|t| {
                 mask & (1 << t) != 0
@@ -1905,7 +1924,7 @@ impl<'a> Planner<'a> {
         let mut acc = estimates[start];
         let mut order = vec![start];
         while order.len() < n {
-            let connected = |t: usize| self.edges_between(mask, t).next().is_some();
+            let connected = |t: usize| self.connected(mask, t);
             let open = |t: usize| mask & (1 << t) == 0 && self.joinable(mask, t);
             let any_connected = (0..n).any(|t| open(t) && connected(t));
             let key = |step: &JoinStep| {
