@@ -76,6 +76,7 @@ use crate::parse::{
     Subquery,
 };
 use subquery::{Memo, Relation, Sublink};
+pub use subquery::DEFAULT_NUM_DISTINCT;
 
 /// Cost constants (abstract units).
 pub mod cost {
