@@ -75,8 +75,8 @@ use crate::parse::{
     self, CmpOp, ColumnRef, ExprKind, Literal, OrderKey, Pred, Query, Scalar, SelectItemModel,
     Subquery,
 };
-use subquery::{Memo, Relation, Sublink};
 pub use subquery::DEFAULT_NUM_DISTINCT;
+use subquery::{Memo, Relation, Sublink};
 
 /// Cost constants (abstract units).
 pub mod cost {
@@ -123,6 +123,8 @@ pub const DEFAULT_BOOL_SEL: f64 = 0.5;
 pub const DEFAULT_GROUPS: f64 = 200.0;
 /// Largest join costed exhaustively.
 pub const MAX_DP_TABLES: usize = 10;
+/// Join equalities beyond which each table keeps a list of its own (fewer are scanned).
+const INCIDENT_LISTS_FROM: usize = 8;
 
 /// Kinds of plan nodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -888,7 +890,7 @@ pub(crate) fn indexable_columns(catalog: &Catalog, query: &Query) -> Result<Vec<
     let mut out: Vec<IndexableColumns> = out
         .into_iter()
         .enumerate()
-        .filter(|(t, _)| planner.derived[*t].is_none())
+        .filter(|(t, _)| planner.rels[*t].derived.is_none())
         .map(|(_, u)| u)
         .collect();
     for t in &query.tables {
@@ -937,12 +939,13 @@ struct Planner<'a> {
     residual_sel: Vec<f64>,
     /// Per join equality: the best index probe into its first and its second table.
     probes: Vec<[Option<(&'a Index, Estimate)>; 2]>,
-    /// Per table: its join equalities (positions in `edges`, in order).
+    /// Per table: its join equalities (positions in `edges`, in order), when there are more
+    /// than [`INCIDENT_LISTS_FROM`] (fewer are scanned); else empty.
     incident: Vec<Vec<usize>>,
-    /// Per table: the tables a join equality links it to.
+    /// Per table: the tables a join equality links it to (empty without equalities).
     adjacent: Vec<u64>,
-    /// Per table: the plan of a derived table, `None` for a catalogue table.
-    derived: Vec<Option<&'a Plan>>,
+    /// Per table: its relation (a derived table's plan, or none for a catalogue table).
+    rels: &'a [Relation<'a>],
     /// Subqueries of `WHERE`, planned; each applies where its outer tables meet.
     sublinks: Vec<Sublink>,
     /// Subqueries of `HAVING`, planned; they filter the aggregate's output.
@@ -1061,12 +1064,12 @@ impl<'a> Planner<'a> {
             probes: Vec::new(),
             incident: Vec::new(),
             adjacent: Vec::new(),
-            derived: rels.iter().map(|r| r.derived.as_ref()).collect(),
+            rels,
             sublinks: Vec::new(),
             having_sublinks: Vec::new(),
             options: options.clone(),
             memo,
-            required: vec![None; query.tables.len()],
+            required: Vec::new(),
             above: Vec::new(),
         };
         planner.apply_hints(options)?;
@@ -1238,6 +1241,9 @@ impl<'a> Planner<'a> {
     /// `reduce_outer_joins`).
     fn nullable_tables(&mut self) -> Result<u64> {
         let mut nullable = 0u64;
+        if !self.query.left_joins.is_empty() {
+            self.required = vec![None; self.tables.len()];
+        }
         for join in &self.query.left_joins {
             let t = join.table;
             let mut rejects = false;
@@ -1317,12 +1323,17 @@ impl<'a> Planner<'a> {
         Ok(())
     }
 
+    /// For the NULL-filled side of a `LEFT JOIN`, the tables that must be joined before it.
+    fn required(&self, t: usize) -> Option<u64> {
+        self.required.get(t).copied().flatten()
+    }
+
     /// Whether table `t` may join the tables of `outer_mask`: a `LEFT JOIN`'s table after
     /// the tables its `ON` reads, and never as the first table of an order.
     fn joinable(&self, outer_mask: u64, t: usize) -> bool {
         let first = outer_mask.trailing_zeros() as usize;
-        let outer_alone_nullable = outer_mask.count_ones() == 1 && self.required[first].is_some();
-        !outer_alone_nullable && self.required[t].is_none_or(|req| outer_mask & req == req)
+        let outer_alone_nullable = outer_mask.count_ones() == 1 && self.required(first).is_some();
+        !outer_alone_nullable && self.required(t).is_none_or(|req| outer_mask & req == req)
     }
 
     /// `WHERE` conjuncts over a `LEFT JOIN`'s NULL-filled rows, as a filter above the joins.
@@ -1342,14 +1353,20 @@ impl<'a> Planner<'a> {
     /// Selectivities and index probes that do not depend on the join order, computed once.
     fn estimate_predicates(&mut self) {
         let n = self.tables.len();
-        self.incident = vec![Vec::new(); n];
-        self.adjacent = vec![0; n];
+        if !self.edges.is_empty() {
+            self.adjacent = vec![0; n];
+        }
+        if self.edges.len() > INCIDENT_LISTS_FROM {
+            self.incident = vec![Vec::new(); n];
+        }
         for (e, (a, _, b, _, _)) in self.edges.iter().enumerate() {
-            self.incident[*a].push(e);
             self.adjacent[*a] |= 1 << b;
-            if b != a {
-                self.incident[*b].push(e);
-                self.adjacent[*b] |= 1 << a;
+            self.adjacent[*b] |= 1 << a;
+            if let Some(list) = self.incident.get_mut(*a) {
+                list.push(e);
+            }
+            if let Some(list) = self.incident.get_mut(*b) {
+                list.push(e);
             }
         }
         let st = self.lookup();
@@ -1428,7 +1445,7 @@ impl<'a> Planner<'a> {
     /// All ways to read table `t` on its own.
     fn access_paths(&self, t: usize) -> Result<Vec<Access>> {
         use cost::*;
-        if let Some(plan) = self.derived[t] {
+        if let Some(plan) = &self.rels[t].derived {
             return Ok(vec![self.subquery_scan(t, plan)]);
         }
         let table = self.tables[t];
@@ -1572,7 +1589,7 @@ impl<'a> Planner<'a> {
     /// outer row, if one is usable: the index and the per-probe estimate.
     fn probe_estimate(&self, t: usize, col: &str) -> Option<(&'a Index, Estimate)> {
         use cost::*;
-        if self.derived[t].is_some() {
+        if self.rels[t].derived.is_some() {
             return None;
         }
         let table = self.tables[t];
@@ -1638,15 +1655,22 @@ impl<'a> Planner<'a> {
     /// Join equalities between table `t` and the tables of `outer_mask` (positions in
     /// `self.edges`).
     fn edges_between(&self, outer_mask: u64, t: usize) -> impl Iterator<Item = usize> + '_ {
-        self.incident[t].iter().copied().filter(move |&e| {
+        // Few equalities are scanned; many go through each table's own list.
+        let (scan, list): (usize, &[usize]) = match self.incident.get(t) {
+            Some(list) => (0, list),
+            None => (self.edges.len(), &[]),
+        };
+        (0..scan).chain(list.iter().copied()).filter(move |&e| {
             let (a, _, b, _, _) = &self.edges[e];
-            outer_mask & (1 << if *a == t { *b } else { *a }) != 0
+            (*a == t && outer_mask & (1 << b) != 0) || (*b == t && outer_mask & (1 << a) != 0)
         })
     }
 
     /// Whether a join equality links table `t` to the tables of `outer_mask`.
     fn connected(&self, outer_mask: u64, t: usize) -> bool {
-        self.adjacent[t] & outer_mask != 0
+        self.adjacent
+            .get(t)
+            .is_some_and(|adj| adj & outer_mask != 0)
     }
 
     /// Multi-table conjuncts (positions in `self.residual`) that become checkable when `t`
@@ -1677,7 +1701,7 @@ impl<'a> Planner<'a> {
             n_residual += 1;
         }
         let mut rows = (outer.rows * inner.rows * sel).max(1.0);
-        if self.required[t].is_some() {
+        if self.required(t).is_some() {
             // A left join keeps every outer row, with NULLs where nothing matched.
             rows = rows.max(outer.rows);
         }
@@ -1752,7 +1776,7 @@ impl<'a> Planner<'a> {
             .map(|r| &self.residual[r].1)
             .collect();
         let mut details = Vec::new();
-        let left = self.required[t].is_some();
+        let left = self.required(t).is_some();
         let (kind, children) = match step.method {
             JoinMethod::Hash => {
                 details.push(format!("Hash Cond: {}", conds.join(" AND ")));
@@ -1868,7 +1892,7 @@ impl<'a> Planner<'a> {
         let n = singles.len();
         let estimates: Vec<Estimate> = singles.iter().map(Estimate::of).collect();
         let mut best: Option<(f64, Vec<usize>)> = None;
-        for start in (0..n).filter(|&t| self.required[t].is_none()) {
+        for start in (0..n).filter(|&t| self.required(t).is_none()) {
             for by_rows in [true, false] {
                 let order = self.greedy_order(&estimates, start, by_rows);
                 let cost = self.order_cost(&estimates, &order);
@@ -1971,7 +1995,7 @@ impl<'a> Planner<'a> {
             Some((acc, mask)) => (acc, mask, &order[first..]),
             None => (estimates[order[0]], 1u64 << order[0], &order[1..]),
         };
-        if first == 0 && self.required[order[0]].is_some() {
+        if first == 0 && self.required(order[0]).is_some() {
             return f64::INFINITY;
         }
         for &t in rest {
