@@ -2266,6 +2266,51 @@ mod refresh_ahead {
     }
 
     #[test]
+    fn a_refresh_failing_after_the_entry_expired_serves_its_waiters_stale_if_allowed() {
+        let clock = MockClock::default();
+        let cache: Cache<u32, String, Fixed> = Cache::builder(100)
+            .shards(1)
+            .clock(clock.clone())
+            .default_ttl(secs(100))
+            .refresh_ahead(0.2)
+            .stale_if_error(secs(30))
+            .hasher(Fixed::default())
+            .build();
+        cache.insert(1, "old".to_string());
+        clock.advance(secs(90));
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        std::thread::scope(|scope| {
+            let cache = &cache;
+            let refresher = scope.spawn(move || {
+                cache.get_or_try_insert_with(1, || {
+                    released.recv().unwrap();
+                    Err::<String, _>("backend down")
+                })
+            });
+            while pending_loads(cache) == 0 {
+                std::thread::yield_now();
+            }
+            clock.advance(secs(15)); // Expired 5 s ago, within the 30 s grace.
+            let waiter = scope.spawn(move || cache.get_or_try_insert_with(1, must_not_load));
+            while cache.metrics().misses == 0 {
+                std::thread::yield_now();
+            }
+            release.send(()).unwrap();
+            // The refresher's hit found "old" live; the waiter missed and gets it stale.
+            assert_eq!(refresher.join().unwrap().unwrap(), "old");
+            assert_eq!(waiter.join().unwrap().unwrap(), "old");
+        });
+        assert_eq!((cache.refreshes(), cache.refresh_failures()), (1, 1));
+        assert_eq!(cache.stale_served(), 1);
+        assert_eq!(
+            cache.get(&1),
+            None,
+            "expired, and a stale value is never a hit"
+        );
+        assert_eq!(pending_loads(&cache), 0);
+    }
+
+    #[test]
     fn a_panicking_refresh_leaves_the_old_value_and_the_key_usable() {
         let (cache, clock) = build_refreshing();
         cache.insert(1, "old".to_string());
