@@ -1,62 +1,16 @@
 //! Known-answer tests for subqueries, derived tables, `WITH`, views and `UNION`.
 
 use query_plan::plan::cost::{CPU_OPERATOR_COST, CPU_TUPLE_COST, HASH_BUILD_COST, HASH_PROBE_COST};
-use query_plan::{
-    Catalog, ColumnStats, Error, Index, NodeKind, Plan, PlanNode, Table, explain_json,
-    explain_text, plan_sql,
-};
+use query_plan::{Catalog, Error, NodeKind, Plan, PlanNode, explain_json, explain_text, plan_sql};
 
-/// `users` (10 000 rows, `id` unique) and `orders` (100 000 rows from 5 000 distinct users),
-/// primary keys only.
-fn catalog() -> Catalog {
-    let mut c = Catalog::new();
-    c.add_table(
-        Table::new("users", 10_000)
-            .column(
-                "id",
-                ColumnStats::new().distinct(10_000).range(1.0, 10_000.0),
-            )
-            .column("age", ColumnStats::new().distinct(80).range(18.0, 98.0))
-            .column("country", ColumnStats::new().distinct(50)),
-    );
-    c.add_table(
-        Table::new("orders", 100_000)
-            .column(
-                "id",
-                ColumnStats::new().distinct(100_000).range(1.0, 100_000.0),
-            )
-            .column(
-                "user_id",
-                ColumnStats::new().distinct(5_000).range(1.0, 10_000.0),
-            )
-            .column("status", ColumnStats::new().distinct(4))
-            .column(
-                "total",
-                ColumnStats::new().distinct(50_000).range(0.0, 1_000.0),
-            ),
-    );
-    c.add_index(Index::new("users_pkey", "users", ["id"]).unique())
-        .unwrap();
-    c.add_index(Index::new("orders_pkey", "orders", ["id"]).unique())
-        .unwrap();
-    c
-}
-
-fn with_user_index() -> Catalog {
-    let mut c = catalog();
-    c.add_index(Index::new("orders_user", "orders", ["user_id"]))
-        .unwrap();
-    c
-}
+#[path = "support/users_orders.rs"]
+mod users_orders;
+use users_orders::{catalog, close, with_user_index};
 
 fn plan(c: &Catalog, sql: &str) -> (Plan, String) {
     let plan = plan_sql(c, sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
     let text = explain_text(&plan);
     (plan, text)
-}
-
-fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() <= 1e-6 * b.abs().max(1.0)
 }
 
 /// The cost of a plain query, to check what a subquery adds to it.

@@ -1113,17 +1113,8 @@ impl<'a> Planner<'a> {
     fn resolve(&self, col: &ColumnRef) -> Result<Option<(usize, String)>> {
         match &col.qualifier {
             Some(q) => {
-                let t =
-                    self.query
-                        .tables
-                        .iter()
-                        .position(|t| t.binding() == q)
-                        .or_else(|| {
-                            self.query.tables.iter().position(|t| {
-                                t.alias.is_none() && t.name.ends_with(&format!(".{q}"))
-                            })
-                        })
-                        .ok_or_else(|| Error::UnknownTable(q.clone()))?;
+                let t = qualified_table(&self.query.tables, q)
+                    .ok_or_else(|| Error::UnknownTable(q.clone()))?;
                 if self.tables[t].get_column(&col.name).is_none() {
                     return Err(Error::UnknownColumn(col.to_string()));
                 }
@@ -2230,6 +2221,16 @@ impl Planner<'_> {
             .expect("at least one candidate");
         Ok(Plan { root })
     }
+}
+
+/// The position of the table a column qualifier names: by its alias or name, or the
+/// unaliased table whose schema-qualified name ends in it (`q` for `s.q`).
+fn qualified_table(tables: &[parse::TableRef], q: &str) -> Option<usize> {
+    tables.iter().position(|t| t.binding() == q).or_else(|| {
+        tables
+            .iter()
+            .position(|t| t.alias.is_none() && t.name.ends_with(&format!(".{q}")))
+    })
 }
 
 fn single_column(p: &Pred) -> Option<&ColumnRef> {

@@ -34,7 +34,7 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 
-use super::{Access, conjunction_selectivity};
+use super::{Access, conjunction_selectivity, qualified_table};
 use super::{
     IndexHint, NodeKind, Plan, PlanNode, PlanOptions, Planner, StatsLookup, cost, expr_sel,
     selectivity, sort_and_limit,
@@ -329,9 +329,7 @@ struct Scope<'s> {
 impl Scope<'_> {
     fn has(&self, col: &ColumnRef) -> bool {
         match &col.qualifier {
-            Some(q) => self.refs.iter().any(|t| {
-                t.binding() == q || (t.alias.is_none() && t.name.ends_with(&format!(".{q}")))
-            }),
+            Some(q) => qualified_table(self.refs, q).is_some(),
             None => self
                 .tables
                 .iter()
