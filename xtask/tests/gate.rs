@@ -286,6 +286,24 @@ impl Outcome {
     }
 }
 
+/// The harness (`cargo xtask`) on the workspace at `workspace`, with the shared target
+/// directory and the installed runner, and no CI or backtrace settings from outside.
+fn harness(workspace: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    command
+        .current_dir(workspace)
+        .env("XTASK_WORKSPACE", workspace)
+        .env("CARGO_TARGET_DIR", gate_target())
+        .env("NO_COLOR", "1")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("RUST_BACKTRACE");
+    if let Some(runner) = installed_runner() {
+        command.env("IAI_CALLGRIND_RUNNER", runner);
+    }
+    command
+}
+
 /// Runs `cargo xtask bench compare <args>` on the workspace at `workspace`, with the shared
 /// target directory, a JSON and a Markdown report outside the repository, and asserts that the
 /// checkouts are gone afterwards (on every exit path of the command).
@@ -301,7 +319,7 @@ fn compare_with_env(workspace: &Path, args: &[&str], env: &[(&str, &str)]) -> Ou
         reports.path().join("report.md"),
     );
     let target = gate_target();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    let mut command = harness(workspace);
     command
         .args(["bench", "compare"])
         .args(args)
@@ -311,17 +329,7 @@ fn compare_with_env(workspace: &Path, args: &[&str], env: &[(&str, &str)]) -> Ou
         .arg(&json)
         .arg("--markdown")
         .arg(&markdown)
-        .current_dir(workspace)
-        .env("XTASK_WORKSPACE", workspace)
-        .env("CARGO_TARGET_DIR", &target)
-        .env("NO_COLOR", "1")
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .env_remove("GITHUB_ACTIONS")
-        .env_remove("RUST_BACKTRACE")
         .envs(env.iter().copied());
-    if let Some(runner) = installed_runner() {
-        command.env("IAI_CALLGRIND_RUNNER", runner);
-    }
     let Output {
         status,
         stdout,
@@ -552,6 +560,71 @@ fn a_criterion_benchmark_that_panics_on_head_is_reported_and_the_rest_compared()
 #[test]
 fn a_panic_message_is_reported_when_a_backtrace_follows_it() {
     check_panic_on_head(&[("RUST_BACKTRACE", "1")]);
+}
+
+/// `bisect` by the gate's rule on a real history: a commit that does not build is skipped as
+/// `git bisect skip` does, and the commit that made the work ten times larger is named, with
+/// its subject and the measured change of the instruction count.
+#[test]
+fn bisect_names_the_slower_commit_past_one_that_does_not_build() {
+    if !instructions_measured() {
+        return;
+    }
+    let _harness = harness_lock();
+    let repo = Repo::new();
+    // The path after GOOD: docs, docs, broken, fixed, slower, docs (BAD). The search probes
+    // the middle (the broken commit) first, so the skip is exercised, and still has a
+    // measured good commit right before the slower one.
+    repo.commit_readme_only();
+    repo.commit_readme_only();
+    let lib = repo.read("src/lib.rs");
+    repo.write(
+        "src/lib.rs",
+        &format!("{lib}\nthis line does not compile\n"),
+    );
+    let broken = repo.commit("a commit that does not build");
+    repo.write("src/lib.rs", &lib);
+    repo.commit("builds again");
+    let slower = repo.commit_ten_times_slower();
+    let bad = repo.commit_readme_only();
+    let output = harness(repo.path())
+        .args(["bench", "bisect", &repo.base, &bad, "--bench", IAI_ID])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    let all = format!(
+        "exit {:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        output.status.code()
+    );
+    assert_eq!(output.status.code(), Some(0), "{all}");
+    let found = stdout
+        .lines()
+        .find(|line| line.starts_with("first regressed: "))
+        .unwrap_or_else(|| panic!("no result line\n{all}"));
+    assert!(
+        found.starts_with(&format!(
+            "first regressed: {} \"ten times the work\" {IAI_ID} ",
+            &slower[..7]
+        )),
+        "{all}"
+    );
+    // Ten times the work: the count grows by far more than the threshold.
+    let change: f64 = found
+        .rsplit_once('(')
+        .and_then(|(_, change)| change.strip_suffix(" %)"))
+        .and_then(|change| change.parse().ok())
+        .unwrap_or_else(|| panic!("no change in {found:?}"));
+    assert!(change > 100.0, "{all}");
+    assert!(
+        stderr.contains(&format!(
+            "bisect: {} cannot be measured; skipped",
+            &broken[..7]
+        )),
+        "the commit that does not build was not skipped\n{all}"
+    );
 }
 
 /// The fixture builds with its committed lock file, in the shared target directory (which
