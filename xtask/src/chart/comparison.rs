@@ -315,7 +315,7 @@ fn draw_header(root: &Area<'_>, suite: &str, n_rows: usize) -> anyhow::Result<()
     ))?;
     root.draw(&Text::new(
         format!(
-            "{n_rows} benchmark{}, the largest slowdown first  \u{b7}  right: the change, base median \u{2192} head median",
+            "{n_rows} benchmark{}, the largest slowdown first  \u{b7}  right: the change (in a gate, from the rounds' paired ratios), base median \u{2192} head median",
             if n_rows == 1 { "" } else { "s" }
         ),
         (MARGIN as i32, 38),
