@@ -49,8 +49,22 @@ use std::path::Path;
 
 /// `cargo xtask bench import`: reads criterion's output under `dir` (the given criterion
 /// baseline) and writes it as a run file at `output`; returns how many benchmarks came through.
-pub fn import(dir: &Path, baseline: &str, output: &Path) -> anyhow::Result<usize> {
+pub fn import(
+    dir: &Path,
+    baseline: &str,
+    output: &Path,
+    exports: &[cmd::Export],
+) -> anyhow::Result<usize> {
     let run = criterion::read_dir(dir, baseline)?;
     store::write_run(output, &run)?;
+    if !exports.is_empty() {
+        // The exports describe a comparison's new side: here every benchmark is new.
+        let nothing = model::Run {
+            benchmarks: Vec::new(),
+            ..run.clone()
+        };
+        let comparison = decide::compare(&nothing, &run, &config::Config::default());
+        cmd::write_exports(&comparison, exports)?;
+    }
     Ok(run.benchmarks.len())
 }

@@ -60,7 +60,8 @@ struct ReportArgs {
     /// Format, for `bencher run --adapter json --file PATH`), `github-action-benchmark` (its
     /// `customSmallerIsBetter` JSON) or `junit` (JUnit XML, one test case per benchmark, a
     /// failure per regression). BMF and github-action-benchmark carry the new (head) side's
-    /// measurements. Example: `--export bmf=target/bmf.json --export junit=target/junit.xml`.
+    /// measurements. Example: `--export bmf=target/bmf.json --export junit target/junit.xml`
+    /// (`FORMAT=PATH` or `FORMAT PATH`).
     #[arg(long = "export", value_name = "FORMAT=PATH")]
     exports: Vec<cmd::Export>,
     /// Also draw the comparison as charts into DIR: one SVG per suite, each benchmark's change
@@ -96,6 +97,10 @@ enum BenchCommand {
         /// Where to write the run file.
         #[arg(short, long)]
         output: PathBuf,
+        /// Also write the imported benchmarks for another tool: `bmf`, `github-action-benchmark`
+        /// or `junit`, as `FORMAT=PATH` or `FORMAT PATH`; repeatable.
+        #[arg(long = "export", value_name = "FORMAT=PATH")]
+        exports: Vec<cmd::Export>,
     },
     /// The pull-request gate: check out and build BASE and HEAD (default: the working tree,
     /// uncommitted changes included), run their benchmarks interleaved on this machine, and
@@ -362,7 +367,7 @@ fn workspace_root() -> PathBuf {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(cmd::join_export_args(std::env::args_os()));
     // The first Ctrl-C stops the benchmark in progress; nothing is recorded after it.
     let _ = ctrlc::set_handler(|| xtask::run::INTERRUPTED.store(true, Ordering::SeqCst));
     let root = workspace_root();
@@ -492,7 +497,8 @@ fn main() -> ExitCode {
             dir,
             baseline,
             output,
-        }) => xtask::import(&dir, &baseline, &output).map(|n_benchmarks| {
+            exports,
+        }) => xtask::import(&dir, &baseline, &output, &exports).map(|n_benchmarks| {
             eprintln!(
                 "imported {n_benchmarks} benchmarks from {} into {}",
                 dir.display(),

@@ -221,6 +221,55 @@ fn import_keeps_every_benchmark_and_raw_sample() {
     }
 }
 
+/// Another project's criterion output straight to the exports: every benchmark is on the new
+/// side, in Bencher Metric Format and as a passing JUnit test case.
+#[test]
+fn import_writes_exports_of_the_imported_benchmarks() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("criterion");
+    criterion_tree(&tree, "new", 7, 0.0);
+    let (out, bmf, junit) = (
+        dir.path().join("run.json"),
+        dir.path().join("bmf.json"),
+        dir.path().join("junit.xml"),
+    );
+    let bmf_arg = format!("bmf={}", path(&bmf));
+    let output = xtask(
+        dir.path(),
+        &[
+            "bench",
+            "import",
+            path(&tree),
+            "-o",
+            path(&out),
+            "--export",
+            &bmf_arg,
+            "--export",
+            "junit",
+            path(&junit),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let bmf: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&bmf).unwrap()).unwrap();
+    let benchmarks = run["benchmarks"].as_array().unwrap();
+    assert_eq!(bmf.as_object().unwrap().len(), benchmarks.len(), "{bmf}");
+    for benchmark in benchmarks {
+        let id = benchmark["id"].as_str().unwrap();
+        let latency = &bmf[id]["latency"]["value"];
+        assert_eq!(latency, &benchmark["summary"]["median"], "{id}: {bmf}");
+    }
+    let junit = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(
+        junit.matches("<testcase ").count(),
+        benchmarks.len(),
+        "{junit}"
+    );
+    assert!(!junit.contains("<failure"), "{junit}");
+}
+
 #[test]
 fn accept_records_the_reason_and_refuses_without_one() {
     let workspace = fixture_workspace();

@@ -1,4 +1,4 @@
-//! `--export FORMAT=PATH` end to end: `bench diff` of two small run files writes the Bencher
+//! `--export FORMAT=PATH` (or `FORMAT PATH`) end to end: `bench diff` of two small run files writes the Bencher
 //! Metric Format, github-action-benchmark and JUnit files, with hostile benchmark names intact
 //! and escaped; every command that reports takes the option; a bad one exits 2.
 
@@ -123,8 +123,10 @@ fn diff_writes_every_export() {
             &export("bmf", &bmf),
             "--export",
             &export("github-action-benchmark", &action),
+            // The two-word form, `--export FORMAT PATH`, works as well.
             "--export",
-            &export("junit", &junit),
+            "junit",
+            junit.to_str().unwrap(),
         ],
     );
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
@@ -202,6 +204,7 @@ fn every_reporting_command_takes_export() {
         &["bench", "diff", "--help"],
         &["bench", "compare", "--help"],
         &["bench", "merge", "--help"],
+        &["bench", "import", "--help"],
     ] {
         let output = xtask(dir.path(), command);
         assert_eq!(output.status.code(), Some(0), "{command:?}");

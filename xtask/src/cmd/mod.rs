@@ -59,6 +59,56 @@ impl std::str::FromStr for Export {
     }
 }
 
+/// Accepts `--export FORMAT PATH` (two words) beside `--export FORMAT=PATH`: rewrites the
+/// two-word form into the other before the arguments are parsed. Only a word that names a
+/// format exactly takes the next word as its path, so `--export bmf=out.json BASE` keeps
+/// `BASE` a positional argument.
+pub fn join_export_args<I>(args: I) -> Vec<std::ffi::OsString>
+where
+    I: IntoIterator<Item = std::ffi::OsString>,
+{
+    let mut out: Vec<std::ffi::OsString> = Vec::new();
+    let mut args = args.into_iter().peekable();
+    while let Some(arg) = args.next() {
+        let format = match arg.to_str() {
+            Some("--export") => match args.peek().and_then(|next| next.to_str()) {
+                Some(next) if next.parse::<ExportFormat>().is_ok() => {
+                    let format = next.to_string();
+                    args.next();
+                    Some((format, true))
+                }
+                _ => None,
+            },
+            Some(text) => text
+                .strip_prefix("--export=")
+                .filter(|format| format.parse::<ExportFormat>().is_ok())
+                .map(|format| (format.to_string(), false)),
+            None => None,
+        };
+        match (format, args.peek()) {
+            (Some((format, _)), Some(_)) => {
+                let path = args.next().expect("peeked");
+                let mut joined = std::ffi::OsString::from(format!("{format}="));
+                joined.push(path);
+                out.push("--export".into());
+                out.push(joined);
+            }
+            // No path follows: the option goes on as given, and its parser names what is
+            // missing.
+            (Some((format, separate)), None) => {
+                if separate {
+                    out.push("--export".into());
+                    out.push(format.into());
+                } else {
+                    out.push(format!("--export={format}").into());
+                }
+            }
+            (None, _) => out.push(arg),
+        }
+    }
+    out
+}
+
 /// Prints the terminal table and writes the requested reports (and the job summary on CI).
 ///
 /// A closed standard output (`| head`) ends the table quietly; the report files are still
@@ -142,5 +192,49 @@ mod tests {
         assert!(error.contains("give FORMAT=PATH"), "{error}");
         let error = "bmf=".parse::<Export>().unwrap_err();
         assert!(error.contains("give a path after bmf="), "{error}");
+    }
+
+    fn joined(args: &[&str]) -> Vec<String> {
+        join_export_args(args.iter().map(std::ffi::OsString::from))
+            .into_iter()
+            .map(|arg| arg.into_string().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn export_takes_format_and_path_as_two_words() {
+        assert_eq!(
+            joined(&["x", "bench", "diff", "--export", "junit", "j.xml", "a.json"]),
+            ["x", "bench", "diff", "--export", "junit=j.xml", "a.json"]
+        );
+        assert_eq!(
+            joined(&[
+                "x",
+                "--export=bmf",
+                "b.json",
+                "--export",
+                "bmf=c.json",
+                "BASE"
+            ]),
+            [
+                "x",
+                "--export",
+                "bmf=b.json",
+                "--export",
+                "bmf=c.json",
+                "BASE"
+            ]
+        );
+        // Not a format name: left for the parser, which explains FORMAT=PATH.
+        assert_eq!(
+            joined(&["x", "--export", "out.json", "BASE"]),
+            ["x", "--export", "out.json", "BASE"]
+        );
+        // A format with nothing after it stays as given.
+        assert_eq!(
+            joined(&["x", "--export", "junit"]),
+            ["x", "--export", "junit"]
+        );
+        assert_eq!(joined(&["x", "--export=junit"]), ["x", "--export=junit"]);
     }
 }
