@@ -67,43 +67,38 @@ pub fn join_export_args<I>(args: I) -> Vec<std::ffi::OsString>
 where
     I: IntoIterator<Item = std::ffi::OsString>,
 {
+    let is_format = |word: &str| word.parse::<ExportFormat>().is_ok();
     let mut out: Vec<std::ffi::OsString> = Vec::new();
     let mut args = args.into_iter().peekable();
     while let Some(arg) = args.next() {
-        let format = match arg.to_str() {
-            Some("--export") => match args.peek().and_then(|next| next.to_str()) {
-                Some(next) if next.parse::<ExportFormat>().is_ok() => {
-                    let format = next.to_string();
-                    args.next();
-                    Some((format, true))
-                }
-                _ => None,
-            },
-            Some(text) => text
-                .strip_prefix("--export=")
-                .filter(|format| format.parse::<ExportFormat>().is_ok())
-                .map(|format| (format.to_string(), false)),
-            None => None,
+        let separate = arg == "--export";
+        let format = if separate {
+            args.next_if(|next| next.to_str().is_some_and(is_format))
+                .and_then(|format| format.into_string().ok())
+        } else {
+            arg.to_str()
+                .and_then(|text| text.strip_prefix("--export="))
+                .filter(|format| is_format(format))
+                .map(str::to_owned)
         };
-        match (format, args.peek()) {
-            (Some((format, _)), Some(_)) => {
-                let path = args.next().expect("peeked");
+        let Some(format) = format else {
+            out.push(arg);
+            continue;
+        };
+        match args.next() {
+            Some(path) => {
                 let mut joined = std::ffi::OsString::from(format!("{format}="));
                 joined.push(path);
-                out.push("--export".into());
-                out.push(joined);
+                out.extend(["--export".into(), joined]);
             }
-            // No path follows: the option goes on as given, and its parser names what is
+            // No path follows: the option goes on as given, and its parser says what is
             // missing.
-            (Some((format, separate)), None) => {
+            None => {
+                out.push(arg);
                 if separate {
-                    out.push("--export".into());
                     out.push(format.into());
-                } else {
-                    out.push(format!("--export={format}").into());
                 }
             }
-            (None, _) => out.push(arg),
         }
     }
     out
