@@ -164,6 +164,36 @@ impl Side {
         Ok(listed)
     }
 
+    /// Refuses a `--filter` that selected nothing on this side, naming it and an id of this
+    /// workspace it could match instead, rather than running nothing and failing later on an
+    /// empty output folder.
+    pub fn ensure_selected(
+        &self,
+        filter: Option<&str>,
+        criterion_ids: usize,
+        iai_targets: usize,
+    ) -> anyhow::Result<()> {
+        let Some(filter) = filter else {
+            return Ok(());
+        };
+        if criterion_ids > 0 || iai_targets > 0 {
+            return Ok(());
+        }
+        let example = self
+            .list(None)?
+            .into_iter()
+            .find_map(|listed| listed.ids.into_iter().next())
+            .or_else(|| self.iai().next().map(|b| format!("{}::…", b.target.name)));
+        match example {
+            Some(example) => anyhow::bail!(
+                "--filter {filter:?} matches no benchmark of this workspace (ids look like `{example}`); check the regular expression"
+            ),
+            None => anyhow::bail!(
+                "--filter {filter:?} matches no benchmark: this workspace has no benchmarks"
+            ),
+        }
+    }
+
     pub fn criterion(&self) -> impl Iterator<Item = &Built> {
         self.built
             .iter()

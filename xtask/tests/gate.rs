@@ -562,6 +562,36 @@ fn a_panic_message_is_reported_when_a_backtrace_follows_it() {
     check_panic_on_head(&[("RUST_BACKTRACE", "1")]);
 }
 
+/// A `--filter` that selects nothing is refused by name, with an id it could have matched,
+/// by the gate and by `cargo xtask bench` alike, instead of running nothing.
+#[test]
+fn a_filter_that_matches_nothing_exits_2_naming_it() {
+    let _harness = harness_lock();
+    let repo = Repo::new();
+    let head = repo.commit_readme_only();
+    let expected = "--filter \"zzz_no_such_benchmark\" matches no benchmark of this workspace";
+    let outcome = compare(
+        repo.path(),
+        &[&repo.base, &head, "--filter", "zzz_no_such_benchmark"],
+    );
+    assert_eq!(outcome.code, Some(2), "{}", outcome.output());
+    assert!(
+        outcome.stderr.contains(expected) && outcome.stderr.contains(WALL_ID),
+        "{}",
+        outcome.output()
+    );
+    let output = harness(repo.path())
+        .args(["bench", "--filter", "zzz_no_such_benchmark"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(expected) && stderr.contains(WALL_ID),
+        "{stderr}"
+    );
+}
+
 /// `bisect` by the gate's rule on a real history: a commit that does not build is skipped as
 /// `git bisect skip` does, and the commit that made the work ten times larger is named, with
 /// its subject and the measured change of the instruction count.

@@ -37,6 +37,11 @@ pub fn bench(root: &Path, options: &BenchOptions) -> anyhow::Result<bool> {
     }
     let listed = side.list(filter.as_ref())?;
     let iai = side.iai_selected(filter.as_ref(), &iai_home)?;
+    side.ensure_selected(
+        options.filter.as_deref(),
+        listed.iter().map(|l| l.ids.len()).sum(),
+        iai.len(),
+    )?;
     let settings = if options.quick {
         CriterionSettings::smoke()
     } else {

@@ -270,6 +270,14 @@ pub fn compare(root: &Path, options: &CompareOptions) -> anyhow::Result<bool> {
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
+    if failures.is_empty() {
+        // (A side whose listing failed is reported as such, not as a filter matching nothing.)
+        head_side.ensure_selected(
+            options.filter.as_deref(),
+            base_ids.len() + head_ids.len(),
+            iai_targets.len(),
+        )?;
+    }
     if let Some(shard) = options.shard {
         let costs: Vec<(String, f64)> = wall_plan
             .iter()
