@@ -2027,15 +2027,21 @@ mod refresh_ahead {
     /// A one-shard cache with a 100 s default TTL, refreshed in the last fifth of it (from 80 s
     /// after a write).
     fn build_refreshing() -> (Cache<u32, String, Fixed>, MockClock) {
+        build_refreshing_with(|builder| builder)
+    }
+
+    /// [`build_refreshing`] with more settings.
+    fn build_refreshing_with(
+        settings: impl FnOnce(CacheBuilder<u32, String, Fixed>) -> CacheBuilder<u32, String, Fixed>,
+    ) -> (Cache<u32, String, Fixed>, MockClock) {
         let clock = MockClock::default();
-        let cache = Cache::builder(100)
+        let builder = Cache::builder(100)
             .shards(1)
             .clock(clock.clone())
             .default_ttl(secs(100))
             .refresh_ahead(0.2)
-            .hasher(Fixed::default())
-            .build();
-        (cache, clock)
+            .hasher(Fixed::default());
+        (settings(builder).build(), clock)
     }
 
     fn must_not_load() -> Result<String, &'static str> {
@@ -2267,15 +2273,7 @@ mod refresh_ahead {
 
     #[test]
     fn a_refresh_failing_after_the_entry_expired_serves_its_waiters_stale_if_allowed() {
-        let clock = MockClock::default();
-        let cache: Cache<u32, String, Fixed> = Cache::builder(100)
-            .shards(1)
-            .clock(clock.clone())
-            .default_ttl(secs(100))
-            .refresh_ahead(0.2)
-            .stale_if_error(secs(30))
-            .hasher(Fixed::default())
-            .build();
+        let (cache, clock) = build_refreshing_with(|builder| builder.stale_if_error(secs(30)));
         cache.insert(1, "old".to_string());
         clock.advance(secs(90));
         let (release, released) = std::sync::mpsc::channel::<()>();
